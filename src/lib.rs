@@ -1,0 +1,13 @@
+//! edgeclip: run contrastive vision-language encoders (CLIP, SigLIP, ALIGN) with tract on
+//! edge devices, reproducing each family's preprocessing, tokenizer and zero-shot head.
+//!
+//! Data flows one way: image file → [`imageio`] → [`model::preprocess`] →
+//! [`model::ImageEncoder`] → [`zeroshot`] head (class embeddings from a
+//! [`zeroshot::cache::PromptCache`]) → probabilities.
+
+pub mod bench;
+pub mod embedding;
+pub mod fsutil;
+pub mod imageio;
+pub mod model;
+pub mod zeroshot;
