@@ -20,12 +20,10 @@ import gzip
 import importlib.util
 import io
 import json
-import os
 import random
 import re
 import string
 import sys
-import unicodedata
 from pathlib import Path
 
 # --------------------------------------------------------------------------
@@ -296,7 +294,20 @@ def siglip_tokenizer_json(slow) -> str:
          ``re.sub(r"\\s+", " ")`` (Python's Unicode notion of whitespace), ``strip()``
       5. SentencePiece with add_dummy_prefix forced off: nmt_nfkc charsmap, extra
          whitespace removal, spaces -> "▁", unigram Viterbi; then ``</s>`` appended.
-    The ``"▁"`` of step 1 behaves like the dummy prefix (Metaspace prepend_scheme="first").
+    SentencePiece treats the leading ``"▁"`` like a space: it merges with following
+    whitespace and disappears when nothing follows (``""``, ``"  "`` and ``"!!!"`` give
+    no pieces). So the text is normalised with both ends stripped and ``"▁"`` is then
+    prepended when something is left (``Prepend`` skips empty strings), and Metaspace
+    only splits.
+
+    Known, unavoidable differences (tokenizers normalises each segment between
+    special tokens separately and cannot tell the first one from the others):
+      * text *after* a literal special token (``"x </s> y"``): the slow tokenizer
+        encodes ``"y"`` without a word-start ``"▁"``, tokenizer.json with one;
+      * text *ending* with a literal ``"</s>"``: the slow tokenizer does not append a
+        second ``</s>`` (``_add_eos_if_not_present``), tokenizer.json always does;
+      * the slow tokenizer lower-cases before splitting special tokens, so ``"</S>"``
+        becomes the special ``</s>``; tokenizer.json matches special tokens exactly.
     """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
@@ -320,15 +331,22 @@ def siglip_tokenizer_json(slow) -> str:
     seq += [
         normalizers.Replace(Regex(punct), ""),
         normalizers.Replace(Regex(ws + "+"), " "),
-        normalizers.Strip(left=False, right=True),
+        normalizers.Strip(left=True, right=True),
     ]
     if ns.precompiled_charsmap:
+        # tokenizers' Precompiled normaliser looks graphemes shorter than 6 bytes up as a
+        # whole and, when only a prefix is in the table (e.g. "e\u0301" of
+        # "e\u0301\u0302"), replaces the whole grapheme by the prefix's mapping and drops
+        # the rest; SentencePiece continues after the prefix. Composing first (NFC)
+        # removes most such prefixes; NFKC(NFC(x)) == NFKC(x) so nothing else changes.
+        seq.append(normalizers.NFC())
         seq.append(normalizers.Precompiled(ns.precompiled_charsmap))
     if ns.remove_extra_whitespaces:
-        seq += [normalizers.Replace(Regex(" {2,}"), " "), normalizers.Strip(left=False, right=True)]
+        seq += [normalizers.Replace(Regex(" {2,}"), " "), normalizers.Strip(left=True, right=True)]
+    seq.append(normalizers.Prepend("\u2581"))
     tok.normalizer = normalizers.Sequence(seq)
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
-    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="never", split=True)
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
     eos = slow.eos_token
     tok.post_processor = processors.TemplateProcessing(
         single=f"$A {eos}", pair=f"$A {eos} $B {eos}", special_tokens=[(eos, slow.convert_tokens_to_ids(eos))]
@@ -353,29 +371,48 @@ BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 def train_wordpiece_vocab(vocab_size: int, seed: int = 0) -> list[str]:
     """An uncased WordPiece vocabulary with bert-base-uncased's special-token layout.
 
-    ids 0 [PAD], 1..99 [unused0..98], 100 [UNK], 101 [CLS], 102 [SEP], 103 [MASK].
+    ids 0 [PAD], 1..99 [unused0..98], 100 [UNK], 101 [CLS], 102 [SEP], 103 [MASK], then
+    every character of the corpus and its ``##`` form, then the most frequent whole
+    words and the most frequent word endings (``##ing``...). Built by counting (ties
+    broken by the string) rather than with the tokenizers trainer, whose merge ties
+    depend on hash order: the result is identical on every run.
     """
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers
-    from tokenizers.models import WordPiece
-    from tokenizers.trainers import WordPieceTrainer
+    from collections import Counter
 
-    lines = corpus_lines(seed=seed)
-    n_reserved = 104
-    tok = Tokenizer(WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = WordPieceTrainer(
-        vocab_size=max(vocab_size - n_reserved + len(BERT_SPECIALS), 500),
-        min_frequency=1,
-        special_tokens=BERT_SPECIALS,
-        show_progress=False,
-        initial_alphabet=list(string.ascii_lowercase + string.digits + string.punctuation),
-    )
-    tok.train_from_iterator(lines, trainer=trainer)
-    learned = sorted(tok.get_vocab().items(), key=lambda kv: (kv[1], kv[0]))
-    learned = [t for t, _ in learned if t not in BERT_SPECIALS]
+    from tokenizers import normalizers, pre_tokenizers
+
+    norm = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words: Counter = Counter()
+    for line in corpus_lines(seed=seed):
+        for w, _ in pre.pre_tokenize_str(norm.normalize_str(line)):
+            words[w] += 1
+    chars: Counter = Counter()
+    for w, n in words.items():
+        for ch in w:
+            chars[ch] += n
+    for ch in string.ascii_lowercase + string.digits + string.punctuation:
+        chars[ch] += 0
     head = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    return head + learned
+    char_list = [c for c, _ in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))]
+    vocab = head + char_list + ["##" + c for c in char_list]
+    seen = set(vocab)
+    budget = max(vocab_size - len(vocab), 0)
+    suffixes: Counter = Counter()
+    for w, n in words.items():
+        for i in range(1, len(w)):
+            if 2 <= len(w) - i <= 6:
+                suffixes["##" + w[i:]] += n
+    ranked_words = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1]
+    ranked_suffixes = [p for p, _ in sorted(suffixes.items(), key=lambda kv: (-kv[1], kv[0]))]
+    n_suffix = budget * 3 // 10
+    for piece in ranked_suffixes[:n_suffix] + ranked_words:
+        if len(vocab) >= vocab_size:
+            break
+        if piece not in seen:
+            seen.add(piece)
+            vocab.append(piece)
+    return vocab
 
 
 def build_bert_tokenizer(workdir: Path, vocab_size: int, seed: int = 0, context_length: int = 64):
@@ -392,15 +429,6 @@ def build_bert_tokenizer(workdir: Path, vocab_size: int, seed: int = 0, context_
 # --------------------------------------------------------------------------
 # Comparison helpers
 # --------------------------------------------------------------------------
-
-
-def encode_reference(tok, texts: list[str], context_length: int) -> list[dict]:
-    """The reference encoding: padding="max_length", truncation=True."""
-    out = []
-    for t in texts:
-        enc = tok(t, padding="max_length", max_length=context_length, truncation=True)
-        out.append({k: list(v) for k, v in enc.items()})
-    return out
 
 
 def compare_tokenizers(texts: list[str], a, b, context_length: int) -> list[dict]:

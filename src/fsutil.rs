@@ -13,7 +13,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        anyhow::bail!("cannot write {}: folder {} does not exist", path.display(), dir.display());
+        anyhow::bail!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
     }
     let name = path
         .file_name()

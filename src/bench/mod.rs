@@ -78,7 +78,10 @@ mod tests {
     fn percentiles_use_nearest_rank() {
         let samples: Vec<f64> = (1..=100).map(|x| x as f64).collect();
         let l = Latency::from_samples(&samples);
-        assert_eq!((l.median_ms, l.p90_ms, l.p99_ms, l.min_ms), (50.5, 90.0, 99.0, 1.0));
+        assert_eq!(
+            (l.median_ms, l.p90_ms, l.p99_ms, l.min_ms),
+            (50.5, 90.0, 99.0, 1.0)
+        );
         assert_eq!(Latency::from_samples(&[3.0, 1.0, 2.0]).median_ms, 2.0);
         assert!(measure(0, 0, || Ok(())).is_err());
         assert_eq!(measure(1, 4, || Ok(())).unwrap().runs, 4);

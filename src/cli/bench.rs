@@ -41,13 +41,18 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--runs must be at least 1");
     }
     if args.threads != 1 {
-        bail!("--threads {} is not supported yet: this build runs encoders on 1 thread", args.threads);
+        bail!(
+            "--threads {} is not supported yet: this build runs encoders on 1 thread",
+            args.threads
+        );
     }
     let model_path = super::resolve_model(args.model)?;
     let dir = ModelDir::open(&model_path)?;
     let image = dir.image_encoder(EncoderOptions::default())?;
     let pixels = vec![0.25f32; image.preprocessor().image_len()];
-    let img_lat = measure(args.warmup, args.runs, || image.embed_tensors(&pixels).map(|_| ()))?;
+    let img_lat = measure(args.warmup, args.runs, || {
+        image.embed_tensors(&pixels).map(|_| ())
+    })?;
     let is = image.stats();
     let image_json = json!({
         "runs": img_lat.runs, "median_ms": img_lat.median_ms, "mean_ms": img_lat.mean_ms,
@@ -59,8 +64,12 @@ pub fn run(args: Args) -> Result<()> {
         None
     } else {
         let text = dir.text_encoder(EncoderOptions::default())?;
-        let tokens = vec![text.tokenizer().encode("a photo of a stop sign on a rainy street.")?];
-        let lat = measure(args.warmup, args.runs, || text.embed_tokens(&tokens).map(|_| ()))?;
+        let tokens = vec![text
+            .tokenizer()
+            .encode("a photo of a stop sign on a rainy street.")?];
+        let lat = measure(args.warmup, args.runs, || {
+            text.embed_tokens(&tokens).map(|_| ())
+        })?;
         let s = text.stats();
         Some(json!({
             "runs": lat.runs, "median_ms": lat.median_ms, "mean_ms": lat.mean_ms,
@@ -81,7 +90,15 @@ pub fn run(args: Args) -> Result<()> {
         "{:<14} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}",
         "encoder", "median", "p90", "p99", "min", "GFLOP", "load+opt"
     );
-    for (name, v) in [("image", Some(&report["image_encoder"])), ("text", report["text_encoder"].as_object().map(|_| &report["text_encoder"]))] {
+    for (name, v) in [
+        ("image", Some(&report["image_encoder"])),
+        (
+            "text",
+            report["text_encoder"]
+                .as_object()
+                .map(|_| &report["text_encoder"]),
+        ),
+    ] {
         let Some(v) = v else { continue };
         let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
         println!(

@@ -9,7 +9,9 @@ use serde_json::json;
 
 /// Arguments of `edgeclip embed`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  edgeclip embed --model DIR --image cat.jpg --text \"a photo of a cat\" --json")]
+#[command(
+    after_help = "Example:\n  edgeclip embed --model DIR --image cat.jpg --text \"a photo of a cat\" --json"
+)]
 pub struct Args {
     /// Model directory (default: $EDGECLIP_MODEL, then the built-in model).
     #[arg(long)]
@@ -65,7 +67,11 @@ pub fn run(args: Args) -> Result<()> {
     }
     let head = |e: &[f32]| {
         let shown: Vec<String> = e.iter().take(6).map(|x| format!("{x:+.4}")).collect();
-        format!("[{}{}]", shown.join(" "), if e.len() > 6 { " ..." } else { "" })
+        format!(
+            "[{}{}]",
+            shown.join(" "),
+            if e.len() > 6 { " ..." } else { "" }
+        )
     };
     for (p, e) in args.images.iter().zip(&image_embs) {
         println!("image {}  dim {}  {}", p.display(), e.len(), head(e));

@@ -41,6 +41,13 @@ pub fn run(args: Args) -> Result<()> {
             pre.size[0]
         ),
         ResizeMode::Exact => format!("squash to {}x{}", pre.size[1], pre.size[0]),
+        ResizeMode::ExactCenterCrop => {
+            let [h, w] = pre.resize_size.unwrap_or(pre.size);
+            format!(
+                "squash to {w}x{h} then centre crop {}x{}",
+                pre.size[1], pre.size[0]
+            )
+        }
     };
     let is = image.stats();
     if args.json {
@@ -72,15 +79,29 @@ pub fn run(args: Args) -> Result<()> {
     let origin = if m.source.random_init {
         "random init".to_string()
     } else {
-        m.source.checkpoint.clone().unwrap_or_else(|| "unknown".into())
+        m.source
+            .checkpoint
+            .clone()
+            .unwrap_or_else(|| "unknown".into())
     };
     println!(
         "source       {origin}{}{}",
-        m.source.arch.as_deref().map(|a| format!(", arch {a}")).unwrap_or_default(),
-        m.source.exporter.as_deref().map(|e| format!(", exporter {e}")).unwrap_or_default()
+        m.source
+            .arch
+            .as_deref()
+            .map(|a| format!(", arch {a}"))
+            .unwrap_or_default(),
+        m.source
+            .exporter
+            .as_deref()
+            .map(|e| format!(", exporter {e}"))
+            .unwrap_or_default()
     );
     println!("embed dim    {}", m.embed_dim);
-    println!("head         {} (scale {}, bias {})", head.kind, head.scale, head.bias);
+    println!(
+        "head         {} (scale {}, bias {})",
+        head.kind, head.scale, head.bias
+    );
     println!(
         "image        {}  input 1x3x{}x{}  {:.2} M params  {:.3} GFLOP/image  load {:.0} ms  optimise {:.0} ms",
         m.image.onnx.display(),

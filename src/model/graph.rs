@@ -90,9 +90,8 @@ impl Graph {
         // value_info is ignored; a few graphs need it, so fall back to keeping it.
         let model = match parse(&path, true) {
             Ok(m) => m,
-            Err(first) => parse(&path, false).map_err(|_| {
-                anyhow!("{} is not a loadable ONNX model: {first}", path.display())
-            })?,
+            Err(first) => parse(&path, false)
+                .map_err(|_| anyhow!("{} is not a loadable ONNX model: {first}", path.display()))?,
         };
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
         Self::from_inference(model, specs, output, shape, load_ms)
@@ -131,15 +130,18 @@ impl Graph {
             let declared = model.input_fact(ix)?.datum_type.concretize();
             let (dt, dims) = match spec.role {
                 InputRole::PixelValues => {
-                    let [c, h, w] = shape
-                        .image
-                        .ok_or_else(|| anyhow!("input {ix} is pixel_values but no image size is known"))?;
+                    let [c, h, w] = shape.image.ok_or_else(|| {
+                        anyhow!("input {ix} is pixel_values but no image size is known")
+                    })?;
                     (declared.unwrap_or(f32::datum_type()), vec![batch, c, h, w])
                 }
                 _ => {
-                    let seq = shape
-                        .seq
-                        .ok_or_else(|| anyhow!("input {ix} is {} but no sequence length is known", spec.role))?;
+                    let seq = shape.seq.ok_or_else(|| {
+                        anyhow!(
+                            "input {ix} is {} but no sequence length is known",
+                            spec.role
+                        )
+                    })?;
                     (declared.unwrap_or(i64::datum_type()), vec![batch, seq])
                 }
             };
@@ -169,7 +171,7 @@ impl Graph {
             .ok_or_else(|| anyhow!("output shape {:?} is not concrete", out_fact.shape))?
             .to_vec();
         let out_len: usize = out_shape.iter().product();
-        if out_shape.first() != Some(&batch) || out_len % batch != 0 {
+        if out_shape.first() != Some(&batch) || !out_len.is_multiple_of(batch) {
             bail!("output shape {out_shape:?} does not start with the batch size {batch}");
         }
         Ok(Graph {

@@ -105,6 +105,8 @@ pub enum ResizeMode {
     ShortestEdge,
     /// Squash straight to `size`, ignoring aspect ratio.
     Exact,
+    /// Squash to `resize_size`, then centre crop to `size` (ALIGN: 346 then 289).
+    ExactCenterCrop,
 }
 
 /// Resampling filter, matching PIL's filters of the same name.
@@ -126,8 +128,11 @@ pub struct Preprocess {
     /// Resize rule.
     pub resize: ResizeMode,
     /// Target of the shortest side (only for `shortest_edge`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shortest_edge: Option<u32>,
+    /// Intermediate `[height, width]` (only for `exact_center_crop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize_size: Option<[u32; 2]>,
     /// Network input `[height, width]`.
     pub size: [u32; 2],
     /// Resampling filter.
@@ -337,6 +342,12 @@ impl Manifest {
                     bail!("image.preprocess.shortest_edge is required (and positive) for resize \"shortest_edge\"")
                 }
                 Some(_) => {}
+            }
+        }
+        if pre.resize == ResizeMode::ExactCenterCrop {
+            match pre.resize_size {
+                Some([h, w]) if h > 0 && w > 0 => {}
+                _ => bail!("image.preprocess.resize_size [height, width] is required (and positive) for resize \"exact_center_crop\""),
             }
         }
         if pre.std.iter().any(|s| !(s.is_finite() && *s != 0.0)) {

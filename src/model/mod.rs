@@ -4,6 +4,7 @@
 pub mod graph;
 pub mod manifest;
 pub mod preprocess;
+pub mod resample;
 pub mod tokenize;
 
 use std::io::Read;
@@ -185,7 +186,7 @@ impl ImageEncoder {
     /// L2-normalised embeddings of already preprocessed NCHW tensors, one per image.
     pub fn embed_tensors(&self, pixels: &[f32]) -> Result<Vec<Vec<f32>>> {
         let per = self.pre.image_len();
-        if pixels.len() % per != 0 {
+        if !pixels.len().is_multiple_of(per) {
             bail!(
                 "pixel buffer of {} floats is not a whole number of {per}-float images",
                 pixels.len()
@@ -272,8 +273,11 @@ impl TextEncoder {
         let seq = self.tokenizer.context_length();
         let dim = self.graph.out_dim();
         let mut out = Vec::with_capacity(tokens.len());
-        let (mut ids, mut mask, mut types) =
-            (vec![0i64; b * seq], vec![0i64; b * seq], vec![0i64; b * seq]);
+        let (mut ids, mut mask, mut types) = (
+            vec![0i64; b * seq],
+            vec![0i64; b * seq],
+            vec![0i64; b * seq],
+        );
         let positions: Vec<i64> = (0..b).flat_map(|_| 0..seq as i64).collect();
         for chunk in tokens.chunks(b) {
             ids.fill(0);

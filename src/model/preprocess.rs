@@ -2,8 +2,7 @@
 //! antialiased resampling on 8-bit RGB, transformers' resize and centre-crop rounding,
 //! then rescale and normalise into an NCHW float tensor.
 
-use anyhow::{Context, Result};
-use fast_image_resize as fr;
+use anyhow::{bail, Result};
 use image::RgbImage;
 
 use super::manifest::{Preprocess, Resample, ResizeMode};
@@ -54,6 +53,11 @@ impl Preprocessor {
         let (out_h, out_w) = (self.spec.size[0], self.spec.size[1]);
         match self.spec.resize {
             ResizeMode::Exact => resample(img, out_w, out_h, self.spec.resample),
+            ResizeMode::ExactCenterCrop => {
+                let [h, w] = self.spec.resize_size.unwrap_or(self.spec.size);
+                let resized = resample(img, w, h, self.spec.resample)?;
+                Ok(center_crop(&resized, out_w, out_h))
+            }
             ResizeMode::ShortestEdge => {
                 let edge = self.spec.shortest_edge.unwrap_or(out_h.min(out_w));
                 let (w, h) = shortest_edge_size(img.width(), img.height(), edge);
@@ -108,22 +112,14 @@ pub fn shortest_edge_size(width: u32, height: u32, edge: u32) -> (u32, u32) {
 
 /// Resamples with PIL's filters (antialiased convolution for bicubic and bilinear).
 pub fn resample(img: &RgbImage, width: u32, height: u32, filter: Resample) -> Result<RgbImage> {
-    if img.width() == width && img.height() == height {
-        return Ok(img.clone());
+    if width == 0 || height == 0 || img.width() == 0 || img.height() == 0 {
+        bail!(
+            "cannot resize {}x{} to {width}x{height}",
+            img.width(),
+            img.height()
+        );
     }
-    let src = fr::images::ImageRef::new(img.width(), img.height(), img.as_raw(), fr::PixelType::U8x3)
-        .context("source image buffer does not match its size")?;
-    let mut dst = fr::images::Image::new(width, height, fr::PixelType::U8x3);
-    let alg = match filter {
-        Resample::Bicubic => fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom),
-        Resample::Bilinear => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
-        Resample::Nearest => fr::ResizeAlg::Nearest,
-    };
-    fr::Resizer::new()
-        .resize(&src, &mut dst, &fr::ResizeOptions::new().resize_alg(alg))
-        .context("resize failed")?;
-    RgbImage::from_raw(width, height, dst.into_vec())
-        .context("resized buffer does not match its size")
+    Ok(super::resample::resize(img, width, height, filter))
 }
 
 /// transformers' `center_crop`: offsets `(size - crop) // 2`; an image smaller than the
@@ -161,6 +157,7 @@ mod tests {
         Preprocess {
             resize,
             shortest_edge: Some(4),
+            resize_size: None,
             size: [4, 4],
             resample: Resample::Bicubic,
             rescale_factor: 1.0 / 255.0,

@@ -40,8 +40,8 @@ impl std::fmt::Debug for TextTokenizer {
 
 /// Reads a tokenizer file, transparently gunzipping `*.gz`.
 pub fn read_tokenizer_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path)
-        .with_context(|| format!("cannot read tokenizer {}", path.display()))?;
+    let raw =
+        std::fs::read(path).with_context(|| format!("cannot read tokenizer {}", path.display()))?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())
@@ -63,8 +63,8 @@ impl TextTokenizer {
 
     /// Builds the tokenizer from `tokenizer.json` bytes.
     pub fn from_bytes(bytes: &[u8], spec: &TextSpec) -> Result<TextTokenizer> {
-        let mut inner = Tokenizer::from_bytes(bytes)
-            .map_err(|e| anyhow!("not a valid tokenizer.json: {e}"))?;
+        let mut inner =
+            Tokenizer::from_bytes(bytes).map_err(|e| anyhow!("not a valid tokenizer.json: {e}"))?;
         let context_length = spec.context_length as usize;
         let pad_token = inner.id_to_token(spec.pad_id).ok_or_else(|| {
             anyhow!(

@@ -75,10 +75,9 @@ impl PromptCache {
             .and_then(|n| n.checked_add(CHECKSUM_LEN as u64));
         match expected {
             Some(n) if n == bytes.len() as u64 => {}
-            Some(n) if n > bytes.len() as u64 => bail!(
-                "prompt cache is truncated ({} of {n} bytes)",
-                bytes.len()
-            ),
+            Some(n) if n > bytes.len() as u64 => {
+                bail!("prompt cache is truncated ({} of {n} bytes)", bytes.len())
+            }
             _ => bail!("prompt cache is corrupted (length field does not match the file)"),
         }
         let payload = &bytes[HEADER_LEN..HEADER_LEN + len as usize];
@@ -156,7 +155,11 @@ mod tests {
         PromptCache {
             model_name: "m".into(),
             fingerprint: "ab".repeat(32),
-            head: Head { kind: HeadKind::Softmax, scale: 100.0, bias: 0.0 },
+            head: Head {
+                kind: HeadKind::Softmax,
+                scale: 100.0,
+                bias: 0.0,
+            },
             labels: vec!["cat".into(), "dog".into()],
             templates: vec!["a {}".into()],
             dim: 2,
@@ -174,7 +177,10 @@ mod tests {
     fn every_truncation_and_every_bit_flip_is_an_error() {
         let bytes = sample().to_bytes().unwrap();
         for n in 0..bytes.len() {
-            assert!(PromptCache::from_bytes(&bytes[..n]).is_err(), "truncated to {n}");
+            assert!(
+                PromptCache::from_bytes(&bytes[..n]).is_err(),
+                "truncated to {n}"
+            );
         }
         for i in 0..bytes.len() {
             let mut b = bytes.clone();

@@ -123,7 +123,11 @@ mod tests {
 
     #[test]
     fn softmax_head_sums_to_one_and_ranks_by_cosine() {
-        let head = Head { kind: HeadKind::Softmax, scale: 100.0, bias: 0.0 };
+        let head = Head {
+            kind: HeadKind::Softmax,
+            scale: 100.0,
+            bias: 0.0,
+        };
         let img = [1.0, 0.0];
         let classes = [0.0, 1.0, 0.8, 0.6, 1.0, 0.0];
         let s = head.score(&img, &classes);
@@ -135,7 +139,11 @@ mod tests {
 
     #[test]
     fn sigmoid_head_is_independent_per_class() {
-        let head = Head { kind: HeadKind::Sigmoid, scale: 10.0, bias: -5.0 };
+        let head = Head {
+            kind: HeadKind::Sigmoid,
+            scale: 10.0,
+            bias: -5.0,
+        };
         let s = head.score(&[1.0, 0.0], &[1.0, 0.0, 0.5, 0.0]);
         assert!((s.probs[0] - sigmoid(5.0)).abs() < 1e-7);
         assert!((s.probs[1] - 0.5).abs() < 1e-7);

@@ -24,7 +24,9 @@ pub fn ensemble_class_embeddings(
         .iter()
         .flat_map(|l| templates.iter().map(move |t| templates::fill(t, l)))
         .collect();
-    let embs = text.embed_texts(&prompts).context("cannot embed the prompts")?;
+    let embs = text
+        .embed_texts(&prompts)
+        .context("cannot embed the prompts")?;
     let dim = embs.first().map_or(0, Vec::len);
     let mut out = Vec::with_capacity(labels.len() * dim);
     for group in embs.chunks(templates.len()) {

@@ -129,7 +129,10 @@ pub fn parse(text: &str) -> Result<Vec<String>> {
             continue;
         }
         if line.matches(PLACEHOLDER).count() != 1 {
-            bail!("line {}: template {line:?} must contain `{{}}` exactly once", i + 1);
+            bail!(
+                "line {}: template {line:?} must contain `{{}}` exactly once",
+                i + 1
+            );
         }
         out.push(line.to_string());
     }
