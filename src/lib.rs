@@ -6,6 +6,7 @@
 //! [`zeroshot::cache::PromptCache`]) → probabilities.
 
 pub mod bench;
+pub mod dataset;
 pub mod embedding;
 pub mod fsutil;
 pub mod imageio;

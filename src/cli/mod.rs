@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cache;
 pub mod classify;
 pub mod embed;
+pub mod eval;
 pub mod info;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ Examples:
   edgeclip classify --model DIR --cache prompts.ecp --top 3 --json *.jpg
   edgeclip embed --model DIR --image a.jpg --text \"a photo of a cat\" --json
   edgeclip bench --model DIR --runs 30
+  edgeclip eval --model DIR --data labelled_folder/
 
 A model directory holds model.json, the image and text encoders (ONNX) and the tokenizer;
 models/export.py writes one from a Hugging Face checkpoint. Without --model, edgeclip uses
@@ -50,6 +52,8 @@ pub enum Command {
     Classify(classify::Args),
     /// Write the ensembled class embeddings to a prompt cache file.
     Cache(cache::Args),
+    /// Zero-shot accuracy on a labelled folder (one sub-folder per class).
+    Eval(eval::Args),
     /// Measure single-item latency of the image and text encoders.
     Bench(bench::Args),
 }
@@ -61,6 +65,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Embed(a) => embed::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Cache(a) => cache::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }
@@ -68,6 +73,11 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Where the built-in default model lives in a source checkout.
 pub fn default_model_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default")
+}
+
+/// The built-in default model's labelled sample set.
+pub fn default_samples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/samples")
 }
 
 /// `--model`, else `$EDGECLIP_MODEL`, else the built-in default model.

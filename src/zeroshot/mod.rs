@@ -2,6 +2,7 @@
 //! embeddings, the prompt cache, and the heads that turn cosines into probabilities.
 
 pub mod cache;
+pub mod eval;
 pub mod head;
 pub mod templates;
 
