@@ -6,6 +6,13 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // Like other Unix filters, stop quietly when the reader goes away (`edgeclip ... | head`)
+    // instead of panicking on a failed write to stdout.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = cli::Cli::parse();
     if let Err(err) = cli::run(cli) {
         eprintln!("error: {err:#}");

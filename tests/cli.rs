@@ -29,6 +29,20 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Writes a two-label prompt cache for `model_dir` with the binary.
+fn write_cache(model_dir: &Path, cache: &Path) {
+    let out = edgeclip(&[
+        "cache",
+        "--model",
+        s(model_dir),
+        "--labels",
+        "a,b",
+        "-o",
+        s(cache),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn classify_with_labels_prints_a_table_and_json() {
     let m = model("clip-tiny");
@@ -122,17 +136,7 @@ fn a_device_with_a_cache_needs_no_text_encoder() {
     let src = model("clip-tiny");
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("p.ecp");
-    assert!(edgeclip(&[
-        "cache",
-        "--model",
-        s(&src),
-        "--labels",
-        "a,b",
-        "-o",
-        s(&cache)
-    ])
-    .status
-    .success());
+    write_cache(&src, &cache);
     // Deploy: copy the model, record the fingerprint, remove the text encoder.
     let dev = dir.path().join("device");
     copy_dir(&src, &dev);
@@ -358,17 +362,7 @@ fn empty_label_list() {
 fn cache_from_another_model() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("clip.ecp");
-    assert!(edgeclip(&[
-        "cache",
-        "--model",
-        s(&model("clip-tiny")),
-        "--labels",
-        "a,b",
-        "-o",
-        s(&cache)
-    ])
-    .status
-    .success());
+    write_cache(&model("clip-tiny"), &cache);
     let out = edgeclip(&[
         "classify",
         "--model",
@@ -384,17 +378,7 @@ fn cache_from_another_model() {
 fn truncated_and_corrupted_caches() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("c.ecp");
-    assert!(edgeclip(&[
-        "cache",
-        "--model",
-        s(&model("clip-tiny")),
-        "--labels",
-        "a,b",
-        "-o",
-        s(&cache)
-    ])
-    .status
-    .success());
+    write_cache(&model("clip-tiny"), &cache);
     let bytes = std::fs::read(&cache).unwrap();
     std::fs::write(&cache, &bytes[..bytes.len() - 10]).unwrap();
     let out = edgeclip(&[
@@ -450,4 +434,25 @@ fn unknown_templates_and_zero_top() {
 fn bench_rejects_zero_runs() {
     let out = edgeclip(&["bench", "--model", s(&model("clip-tiny")), "--runs", "0"]);
     assert_clear_error(&out, "--runs");
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgeclip"))
+        .args([
+            "embed",
+            "--model",
+            s(&model("clip-tiny")),
+            "--text",
+            "a",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use edgeclip::bench::measure;
+use edgeclip::bench::{measure, Latency};
+use edgeclip::model::graph::LoadStats;
 use edgeclip::model::{EncoderOptions, ModelDir};
 use serde_json::json;
 
@@ -53,13 +54,7 @@ pub fn run(args: Args) -> Result<()> {
     let img_lat = measure(args.warmup, args.runs, || {
         image.embed_tensors(&pixels).map(|_| ())
     })?;
-    let is = image.stats();
-    let image_json = json!({
-        "runs": img_lat.runs, "median_ms": img_lat.median_ms, "mean_ms": img_lat.mean_ms,
-        "min_ms": img_lat.min_ms, "p90_ms": img_lat.p90_ms, "p99_ms": img_lat.p99_ms,
-        "load_ms": is.load_ms, "optimize_ms": is.optimize_ms,
-        "gflops": is.flops_per_item as f64 / 1e9,
-    });
+    let image_json = encoder_json(&img_lat, image.stats());
     let text_json = if args.image_only {
         None
     } else {
@@ -70,13 +65,7 @@ pub fn run(args: Args) -> Result<()> {
         let lat = measure(args.warmup, args.runs, || {
             text.embed_tokens(&tokens).map(|_| ())
         })?;
-        let s = text.stats();
-        Some(json!({
-            "runs": lat.runs, "median_ms": lat.median_ms, "mean_ms": lat.mean_ms,
-            "min_ms": lat.min_ms, "p90_ms": lat.p90_ms, "p99_ms": lat.p99_ms,
-            "load_ms": s.load_ms, "optimize_ms": s.optimize_ms,
-            "gflops": s.flops_per_item as f64 / 1e9,
-        }))
+        Some(encoder_json(&lat, text.stats()))
     };
     let report = json!({
         "model": model_path, "threads": args.threads,
@@ -113,4 +102,13 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn encoder_json(lat: &Latency, stats: &LoadStats) -> serde_json::Value {
+    json!({
+        "runs": lat.runs, "median_ms": lat.median_ms, "mean_ms": lat.mean_ms,
+        "min_ms": lat.min_ms, "p90_ms": lat.p90_ms, "p99_ms": lat.p99_ms,
+        "load_ms": stats.load_ms, "optimize_ms": stats.optimize_ms,
+        "gflops": stats.flops_per_item as f64 / 1e9,
+    })
 }

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use edgeclip::imageio::load_rgb;
 use edgeclip::model::{EncoderOptions, ModelDir};
-use edgeclip::zeroshot::cache::PromptCache;
-use edgeclip::zeroshot::{build_cache, templates};
+use edgeclip::zeroshot::{templates, PromptSource};
 use serde_json::json;
 
 /// Arguments of `edgeclip classify`.
@@ -49,20 +48,15 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--top must be at least 1");
     }
     let dir = ModelDir::open(super::resolve_model(args.model)?)?;
-    let cache = match (&args.cache, &args.labels) {
-        (Some(path), _) => {
-            let cache = PromptCache::load(path)?;
-            cache.check_model(&dir)?;
-            cache
-        }
-        (None, Some(list)) => {
-            let labels = templates::parse_labels(list)?;
-            let tpl = templates::resolve(&args.templates)?;
-            let text = dir.text_encoder(EncoderOptions::default())?;
-            build_cache(&dir, &text, labels, tpl)?
-        }
+    let source = match (args.cache, &args.labels) {
+        (Some(path), _) => PromptSource::Cache(path),
+        (None, Some(list)) => PromptSource::Labels {
+            labels: templates::parse_labels(list)?,
+            templates: templates::resolve(&args.templates)?,
+        },
         (None, None) => bail!("give --labels or --cache"),
     };
+    let cache = source.resolve(&dir)?;
     let encoder = dir.image_encoder(EncoderOptions::default())?;
     let k = args.top.min(cache.labels.len());
     let mut results = Vec::with_capacity(args.images.len());

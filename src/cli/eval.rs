@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use edgeclip::dataset::LabelledFolder;
 use edgeclip::model::{EncoderOptions, ModelDir};
-use edgeclip::zeroshot::cache::PromptCache;
 use edgeclip::zeroshot::eval::evaluate;
-use edgeclip::zeroshot::{build_cache, templates};
+use edgeclip::zeroshot::{templates, PromptSource};
 use serde_json::json;
 
 /// Arguments of `edgeclip eval`.
@@ -55,18 +54,14 @@ pub fn run(args: Args) -> Result<()> {
     };
     let data = LabelledFolder::open(&data_path)?;
     let dir = ModelDir::open(super::resolve_model(args.model)?)?;
-    let cache = match &args.cache {
-        Some(path) => {
-            let cache = PromptCache::load(path)?;
-            cache.check_model(&dir)?;
-            cache
-        }
-        None => {
-            let tpl = templates::resolve(&args.templates)?;
-            let text = dir.text_encoder(EncoderOptions::default())?;
-            build_cache(&dir, &text, data.labels.clone(), tpl)?
-        }
+    let source = match args.cache {
+        Some(path) => PromptSource::Cache(path),
+        None => PromptSource::Labels {
+            labels: data.labels.clone(),
+            templates: templates::resolve(&args.templates)?,
+        },
     };
+    let cache = source.resolve(&dir)?;
     let encoder = dir.image_encoder(EncoderOptions::default())?;
     let report = evaluate(&encoder, &cache, &data)?;
     if args.json {

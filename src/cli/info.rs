@@ -113,8 +113,11 @@ pub fn run(args: Args) -> Result<()> {
         is.optimize_ms
     );
     println!(
-        "             {resize}, {:?}, rescale {:.6}, mean {:?}, std {:?}",
-        pre.resample, pre.rescale_factor, pre.mean, pre.std
+        "             {resize}, {}, rescale {:.6}, mean {:?}, std {:?}",
+        serde_json::to_value(pre.resample)?.as_str().unwrap_or("?"),
+        pre.rescale_factor,
+        pre.mean,
+        pre.std
     );
     match &text {
         Some(t) => {

@@ -89,14 +89,13 @@ pub fn resolve_model(arg: Option<PathBuf>) -> Result<PathBuf> {
         return Ok(PathBuf::from(p));
     }
     let default = default_model_dir();
-    if default.join(crate_manifest_file()).is_file() {
+    if default
+        .join(edgeclip::model::manifest::MANIFEST_FILE)
+        .is_file()
+    {
         return Ok(default);
     }
     bail!("no --model given, $EDGECLIP_MODEL is not set, and the built-in default model was not found at {}", default.display())
-}
-
-fn crate_manifest_file() -> &'static str {
-    edgeclip::model::manifest::MANIFEST_FILE
 }
 
 /// Prints a value as pretty JSON on stdout.

@@ -69,3 +69,35 @@ pub fn build_cache(
         embeddings,
     })
 }
+
+/// Where class embeddings come from: a prompt cache file (checked against the model, the
+/// text encoder never loaded) or labels and templates embedded now.
+#[derive(Debug, Clone)]
+pub enum PromptSource {
+    /// A file written by `edgeclip cache`.
+    Cache(std::path::PathBuf),
+    /// Labels and templates to embed with the model's text encoder.
+    Labels {
+        /// Class labels.
+        labels: Vec<String>,
+        /// Templates, each with one `{}`.
+        templates: Vec<String>,
+    },
+}
+
+impl PromptSource {
+    /// Loads or builds the prompt cache for `model`.
+    pub fn resolve(self, model: &ModelDir) -> Result<PromptCache> {
+        match self {
+            PromptSource::Cache(path) => {
+                let cache = PromptCache::load(&path)?;
+                cache.check_model(model)?;
+                Ok(cache)
+            }
+            PromptSource::Labels { labels, templates } => {
+                let text = model.text_encoder(crate::model::EncoderOptions::default())?;
+                build_cache(model, &text, labels, templates)
+            }
+        }
+    }
+}
