@@ -29,6 +29,17 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Runs `edgeclip embed` on one fixture image.
+fn embed_image(model_dir: &Path, image_name: &str) -> std::process::Output {
+    edgeclip(&[
+        "embed",
+        "--model",
+        s(model_dir),
+        "--image",
+        s(&image(image_name)),
+    ])
+}
+
 /// Writes a two-label prompt cache for `model_dir` with the binary.
 fn write_cache(model_dir: &Path, cache: &Path) {
     let out = edgeclip(&[
@@ -215,13 +226,7 @@ fn missing_onnx_file() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&model("clip-tiny"), dir.path());
     std::fs::remove_file(dir.path().join("image.onnx")).unwrap();
-    let out = edgeclip(&[
-        "embed",
-        "--model",
-        s(dir.path()),
-        "--image",
-        s(&image("landscape.jpg")),
-    ]);
+    let out = embed_image(dir.path(), "landscape.jpg");
     assert_clear_error(&out, "image.onnx");
 }
 
@@ -234,13 +239,7 @@ fn not_an_onnx_file() {
         b"this is a text file, not a protobuf\n",
     )
     .unwrap();
-    let out = edgeclip(&[
-        "embed",
-        "--model",
-        s(dir.path()),
-        "--image",
-        s(&image("landscape.jpg")),
-    ]);
+    let out = embed_image(dir.path(), "landscape.jpg");
     assert_clear_error(&out, "not a loadable ONNX model");
 }
 
@@ -251,13 +250,7 @@ fn truncated_onnx_file() {
     let p = dir.path().join("image.onnx");
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-    let out = edgeclip(&[
-        "embed",
-        "--model",
-        s(dir.path()),
-        "--image",
-        s(&image("landscape.jpg")),
-    ]);
+    let out = embed_image(dir.path(), "landscape.jpg");
     assert_clear_error(&out, "not a loadable ONNX model");
 }
 
@@ -293,37 +286,19 @@ fn manifest_with_missing_field() {
 
 #[test]
 fn image_that_is_not_an_image() {
-    let out = edgeclip(&[
-        "embed",
-        "--model",
-        s(&model("clip-tiny")),
-        "--image",
-        s(&image("not_an_image.jpg")),
-    ]);
+    let out = embed_image(&model("clip-tiny"), "not_an_image.jpg");
     assert_clear_error(&out, "not_an_image.jpg");
 }
 
 #[test]
 fn zero_byte_image() {
-    let out = edgeclip(&[
-        "embed",
-        "--model",
-        s(&model("clip-tiny")),
-        "--image",
-        s(&image("empty.png")),
-    ]);
+    let out = embed_image(&model("clip-tiny"), "empty.png");
     assert_clear_error(&out, "empty (0 bytes)");
 }
 
 #[test]
 fn decompression_bomb() {
-    let out = edgeclip(&[
-        "embed",
-        "--model",
-        s(&model("clip-tiny")),
-        "--image",
-        s(&image("bomb.png")),
-    ]);
+    let out = embed_image(&model("clip-tiny"), "bomb.png");
     assert_clear_error(&out, "bomb.png");
     assert!(
         stderr(&out).to_lowercase().contains("limit"),
