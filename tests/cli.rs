@@ -40,6 +40,16 @@ fn embed_image(model_dir: &Path, image_name: &str) -> std::process::Output {
     ])
 }
 
+/// Runs `edgeclip classify` with a fixture model on the landscape image.
+fn classify_landscape(model_name: &str, args: &[&str]) -> std::process::Output {
+    let m = model(model_name);
+    let img = image("landscape.jpg");
+    let mut all = vec!["classify", "--model", s(&m)];
+    all.extend_from_slice(args);
+    all.push(s(&img));
+    edgeclip(&all)
+}
+
 /// Writes a two-label prompt cache for `model_dir` with the binary.
 fn write_cache(model_dir: &Path, cache: &Path) {
     let out = edgeclip(&[
@@ -322,14 +332,7 @@ fn missing_image_file() {
 
 #[test]
 fn empty_label_list() {
-    let out = edgeclip(&[
-        "classify",
-        "--model",
-        s(&model("clip-tiny")),
-        "--labels",
-        " , ",
-        s(&image("landscape.jpg")),
-    ]);
+    let out = classify_landscape("clip-tiny", &["--labels", " , "]);
     assert_clear_error(&out, "label list is empty");
 }
 
@@ -338,14 +341,7 @@ fn cache_from_another_model() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("clip.ecp");
     write_cache(&model("clip-tiny"), &cache);
-    let out = edgeclip(&[
-        "classify",
-        "--model",
-        s(&model("siglip-tiny")),
-        "--cache",
-        s(&cache),
-        s(&image("landscape.jpg")),
-    ]);
+    let out = classify_landscape("siglip-tiny", &["--cache", s(&cache)]);
     assert_clear_error(&out, "was made for model");
 }
 
@@ -356,52 +352,20 @@ fn truncated_and_corrupted_caches() {
     write_cache(&model("clip-tiny"), &cache);
     let bytes = std::fs::read(&cache).unwrap();
     std::fs::write(&cache, &bytes[..bytes.len() - 10]).unwrap();
-    let out = edgeclip(&[
-        "classify",
-        "--model",
-        s(&model("clip-tiny")),
-        "--cache",
-        s(&cache),
-        s(&image("landscape.jpg")),
-    ]);
+    let out = classify_landscape("clip-tiny", &["--cache", s(&cache)]);
     assert_clear_error(&out, "truncated");
     let mut flipped = bytes.clone();
     flipped[30] ^= 0xff;
     std::fs::write(&cache, &flipped).unwrap();
-    let out = edgeclip(&[
-        "classify",
-        "--model",
-        s(&model("clip-tiny")),
-        "--cache",
-        s(&cache),
-        s(&image("landscape.jpg")),
-    ]);
+    let out = classify_landscape("clip-tiny", &["--cache", s(&cache)]);
     assert_clear_error(&out, "corrupted");
 }
 
 #[test]
 fn unknown_templates_and_zero_top() {
-    let out = edgeclip(&[
-        "classify",
-        "--model",
-        s(&model("clip-tiny")),
-        "--labels",
-        "a",
-        "--templates",
-        "fancy",
-        s(&image("landscape.jpg")),
-    ]);
+    let out = classify_landscape("clip-tiny", &["--labels", "a", "--templates", "fancy"]);
     assert_clear_error(&out, "neither a built-in set");
-    let out = edgeclip(&[
-        "classify",
-        "--model",
-        s(&model("clip-tiny")),
-        "--labels",
-        "a",
-        "--top",
-        "0",
-        s(&image("landscape.jpg")),
-    ]);
+    let out = classify_landscape("clip-tiny", &["--labels", "a", "--top", "0"]);
     assert_clear_error(&out, "--top");
 }
 
