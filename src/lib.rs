@@ -6,6 +6,7 @@
 //! [`zeroshot::cache::PromptCache`]) → probabilities.
 
 pub mod bench;
+pub mod corrupt;
 pub mod dataset;
 pub mod embedding;
 pub mod fsutil;

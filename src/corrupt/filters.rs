@@ -1,0 +1,213 @@
+//! Image filters the corruption families share, built on the vector [`kernels`]:
+//! scipy/skimage Gaussian blur, scipy's order-1 zoom, the reference motion blur.
+
+use super::detmath;
+use super::kernels::{self, Border};
+use super::Image;
+
+/// scipy's `_gaussian_kernel1d`: radius `int(truncate * sigma + 0.5)`, weights
+/// `exp(-x^2 / 2 sigma^2)` normalised to sum 1 (computed in f64).
+pub fn gaussian_kernel(sigma: f64, truncate: f64) -> Vec<f32> {
+    let radius = (truncate * sigma + 0.5).max(0.0) as i64;
+    if sigma <= 0.0 || radius == 0 {
+        return vec![1.0];
+    }
+    let w: Vec<f64> = (-radius..=radius)
+        .map(|x| detmath::exp(-0.5 * (x * x) as f64 / (sigma * sigma)))
+        .collect();
+    let sum: f64 = w.iter().sum();
+    w.iter().map(|v| (v / sum) as f32).collect()
+}
+
+/// Separable Gaussian blur of one `w x h` plane, columns then rows, as
+/// `scipy.ndimage.gaussian_filter` (axis 0 first) does.
+pub fn gaussian_blur_plane(
+    plane: &[f32],
+    w: usize,
+    h: usize,
+    sigma_y: f64,
+    sigma_x: f64,
+    truncate: f64,
+    border: Border,
+) -> Vec<f32> {
+    let mut a = plane.to_vec();
+    let mut b = vec![0.0; plane.len()];
+    if w == 0 || h == 0 {
+        return a;
+    }
+    let ky = gaussian_kernel(sigma_y, truncate);
+    if ky.len() > 1 {
+        kernels::convolve_cols(&a, &mut b, w, h, &ky, border);
+        std::mem::swap(&mut a, &mut b);
+    }
+    let kx = gaussian_kernel(sigma_x, truncate);
+    if kx.len() > 1 {
+        kernels::convolve_rows(&a, &mut b, w, &kx, border);
+        std::mem::swap(&mut a, &mut b);
+    }
+    a
+}
+
+/// `skimage.filters.gaussian(image, sigma, channel_axis=-1)`: each plane blurred with
+/// `mode='nearest'`, `truncate=4`.
+pub fn gaussian_blur(image: &Image, sigma: f64) -> Image {
+    let (w, h) = (image.width(), image.height());
+    let mut data = Vec::with_capacity(3 * w * h);
+    for c in 0..3 {
+        data.extend(gaussian_blur_plane(image.plane(c), w, h, sigma, sigma, 4.0, Border::Nearest));
+    }
+    Image::from_planes(w, h, data)
+}
+
+/// Order-1 (bilinear) resize of the `cw x ch` window at (`x0`, `y0`) of a `w`-wide plane
+/// to `ow x oh`, with scipy's `zoom` corner-aligned mapping
+/// `in = out * (in_len - 1) / (out_len - 1)`; only the first `keep_w x keep_h` output
+/// pixels are computed.
+#[allow(clippy::too_many_arguments)]
+pub fn zoom_window(
+    plane: &[f32],
+    w: usize,
+    (x0, y0, cw, ch): (usize, usize, usize, usize),
+    (ow, oh): (usize, usize),
+    (keep_w, keep_h): (usize, usize),
+) -> Vec<f32> {
+    let scale = |in_len: usize, out_len: usize| {
+        if out_len > 1 {
+            (in_len as f64 - 1.0) / (out_len as f64 - 1.0)
+        } else {
+            0.0
+        }
+    };
+    let (sx, sy) = (scale(cw, ow), scale(ch, oh));
+    let taps = |n: usize, s: f64, in_len: usize| -> Vec<(usize, f32)> {
+        (0..n)
+            .map(|o| {
+                let p = o as f64 * s;
+                let i = (p.floor() as usize).min(in_len.saturating_sub(1));
+                (i, (p - i as f64) as f32)
+            })
+            .collect()
+    };
+    let xs = taps(keep_w.min(ow), sx, cw);
+    let ys = taps(keep_h.min(oh), sy, ch);
+    let mut out = Vec::with_capacity(xs.len() * ys.len());
+    let mut row = vec![0.0f32; cw];
+    for &(iy, fy) in &ys {
+        let r0 = &plane[(y0 + iy) * w + x0..(y0 + iy) * w + x0 + cw];
+        if iy + 1 < ch && fy != 0.0 {
+            let r1 = &plane[(y0 + iy + 1) * w + x0..(y0 + iy + 1) * w + x0 + cw];
+            kernels::lerp(r0, r1, fy, &mut row);
+        } else {
+            row.copy_from_slice(r0);
+        }
+        for &(ix, fx) in &xs {
+            let a = row[ix];
+            let v = if ix + 1 < cw { a + fx * (row[ix + 1] - a) } else { a };
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// The reference's `clipped_zoom` on one plane: crop the centre `ceil(n / z)`, zoom it
+/// by `z` (order 1), keep the top-left `w x h`.
+pub fn clipped_zoom_plane(plane: &[f32], w: usize, h: usize, z: f64) -> Vec<f32> {
+    let ch = ((h as f64 / z).ceil() as usize).clamp(1, h.max(1));
+    let cw = ((w as f64 / z).ceil() as usize).clamp(1, w.max(1));
+    let (top, left) = ((h - ch) / 2, (w - cw) / 2);
+    let (oh, ow) = (
+        ((ch as f64 * z).round() as usize).max(1),
+        ((cw as f64 * z).round() as usize).max(1),
+    );
+    let mut out = zoom_window(plane, w, (left, top, cw, ch), (ow, oh), (w, h));
+    // Rounding can leave the zoom a pixel short of the frame; the reference then adds
+    // into the top-left corner only, so pad with zeros there.
+    let (got_w, got_h) = (ow.min(w), oh.min(h));
+    if (got_w, got_h) != (w, h) {
+        let mut full = vec![0.0; w * h];
+        for y in 0..got_h {
+            full[y * w..y * w + got_w].copy_from_slice(&out[y * got_w..(y + 1) * got_w]);
+        }
+        out = full;
+    }
+    out
+}
+
+/// The reference motion blur (`_motion_blur`): a one-sided Gaussian-weighted sum of
+/// copies shifted along `angle_deg`, edges replicated.
+pub fn motion_blur_plane(plane: &[f32], w: usize, h: usize, radius: usize, sigma: f64, angle_deg: f64) -> Vec<f32> {
+    let width = 2 * radius + 1;
+    let weights: Vec<f64> = (0..width)
+        .map(|x| detmath::exp(-((x * x) as f64) / (2.0 * sigma * sigma)) / ((2.0 * std::f64::consts::PI).sqrt() * sigma))
+        .collect();
+    let z: f64 = weights.iter().sum();
+    let (s, c) = detmath::sincos(angle_deg.to_radians());
+    let (py, px) = (width as f64 * s, width as f64 * c);
+    let hyp = (py * py + px * px).sqrt();
+    let mut acc = vec![0.0f32; plane.len()];
+    for (i, wt) in weights.iter().enumerate() {
+        let dy = -((i as f64 * py / hyp - 0.5).ceil()) as isize;
+        let dx = -((i as f64 * px / hyp - 0.5).ceil()) as isize;
+        if dy.unsigned_abs() >= h || dx.unsigned_abs() >= w {
+            break;
+        }
+        kernels::shift_accumulate(&mut acc, plane, w, h, dx, dy, (wt / z) as f32);
+    }
+    acc
+}
+
+/// Applies `f` to each plane of `image`, producing a new image.
+pub fn map_planes(image: &Image, mut f: impl FnMut(&[f32]) -> Vec<f32>) -> Image {
+    let (w, h) = (image.width(), image.height());
+    let mut data = Vec::with_capacity(3 * w * h);
+    for c in 0..3 {
+        let p = f(image.plane(c));
+        assert_eq!(p.len(), w * h, "plane size");
+        data.extend(p);
+    }
+    Image::from_planes(w, h, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaussian_kernel_matches_scipy() {
+        // scipy.ndimage._filters._gaussian_kernel1d(1.0, 0, 4) values.
+        let k = gaussian_kernel(1.0, 4.0);
+        assert_eq!(k.len(), 9);
+        let want = [1.338_302e-4, 4.431_848e-3, 5.399_097e-2, 2.419_707e-1, 3.989_423e-1];
+        for (i, w) in want.iter().enumerate() {
+            assert!((f64::from(k[i]) - w).abs() < 1e-6, "{i}: {}", k[i]);
+            assert!((k[i] - k[8 - i]).abs() < 1e-9);
+        }
+        assert_eq!(gaussian_kernel(0.0, 4.0), vec![1.0]);
+    }
+
+    #[test]
+    fn blur_keeps_a_constant_plane() {
+        let p = vec![0.25f32; 7 * 5];
+        let b = gaussian_blur_plane(&p, 7, 5, 2.0, 1.5, 4.0, Border::Reflect);
+        assert!(b.iter().all(|v| (v - 0.25).abs() < 1e-6));
+    }
+
+    #[test]
+    fn zoom_of_one_is_identity() {
+        let p: Vec<f32> = (0..35).map(|v| v as f32).collect();
+        assert_eq!(clipped_zoom_plane(&p, 7, 5, 1.0), p);
+        // A linear ramp stays linear under order-1 zoom.
+        let z = clipped_zoom_plane(&p, 7, 5, 1.5);
+        assert_eq!(z.len(), 35);
+    }
+
+    #[test]
+    fn motion_blur_weights_sum_to_one() {
+        let p = vec![0.5f32; 20 * 10];
+        let b = motion_blur_plane(&p, 20, 10, 3, 1.5, 30.0);
+        assert!(b.iter().all(|v| (v - 0.5).abs() < 1e-5));
+        // Tiny images stop early instead of shifting past the border.
+        let b = motion_blur_plane(&[0.3], 1, 1, 10, 3.0, 10.0);
+        assert!((b[0] - 0.3 * b[0] / 0.3).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,590 @@
+//! The engine's hot loops behind one safe API: vector code for x86_64 (AVX2, AVX-512)
+//! and aarch64 (NEON), chosen at run time, each with a scalar twin in [`scalar`].
+//!
+//! Every vector path performs the same IEEE operations in the same order as its scalar
+//! twin (no fused multiply-add, tap-ordered sums, counter-based random numbers), so all
+//! paths give identical bits; `tests` below and `tests/corrupt.rs` hold them to that.
+//! The kernels are leaves (a row, a plane, a pixel run); the corruption families build
+//! blurs, warps and noise from them.
+
+pub mod scalar;
+mod simd;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+/// An instruction set a kernel can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// Plain Rust loops.
+    Scalar,
+    /// x86_64 AVX2 (8 lanes).
+    Avx2,
+    /// x86_64 AVX-512F (16 lanes).
+    Avx512,
+    /// aarch64 NEON (4 lanes).
+    Neon,
+}
+
+impl Isa {
+    /// Lower-case name, as shown by `edgeclip corrupt --list`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
+        }
+    }
+}
+
+/// Every instruction set this CPU can run, best last.
+pub fn available() -> Vec<Isa> {
+    let mut v = vec![Isa::Scalar];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            v.push(Isa::Avx2);
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") {
+            v.push(Isa::Avx512);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            v.push(Isa::Neon);
+        }
+    }
+    v
+}
+
+/// The best instruction set of this CPU (detected once).
+pub fn detected() -> Isa {
+    static BEST: OnceLock<Isa> = OnceLock::new();
+    *BEST.get_or_init(|| *available().last().expect("scalar is always available"))
+}
+
+thread_local! {
+    static FORCED: Cell<Option<Isa>> = const { Cell::new(None) };
+}
+
+/// The instruction set kernels on this thread use now.
+pub fn active() -> Isa {
+    FORCED.with(|f| f.get()).unwrap_or_else(detected)
+}
+
+/// Runs `f` with this thread's kernels forced to `isa` (for tests and benchmarks that
+/// compare paths). An `isa` this CPU lacks is an error, not undefined behaviour.
+pub fn with_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> Result<R, String> {
+    if !available().contains(&isa) {
+        return Err(format!("this CPU cannot run {}", isa.name()));
+    }
+    let before = FORCED.with(|c| c.replace(Some(isa)));
+    struct Restore(Option<Isa>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FORCED.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    Ok(f())
+}
+
+/// How samples outside the image are made up.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Border {
+    /// Repeat the edge sample (`aaa|abcd|ddd`; scipy `nearest`, OpenCV `REPLICATE`).
+    Nearest,
+    /// Mirror including the edge (`ba|abcd|dc`; scipy `reflect`, OpenCV `REFLECT`).
+    Reflect,
+    /// Mirror about the edge sample (`cb|abcd|cb`; scipy `mirror`, OpenCV `REFLECT_101`).
+    Mirror,
+    /// A constant value.
+    Constant(f32),
+    /// Wrap around (`cd|abcd|ab`).
+    Wrap,
+}
+
+impl Border {
+    /// The in-range index that stands for `i` in a line of `n`, or `None` for a constant.
+    #[inline]
+    pub fn index(self, i: isize, n: usize) -> Option<usize> {
+        let n_i = n as isize;
+        if (0..n_i).contains(&i) {
+            return Some(i as usize);
+        }
+        if n == 0 {
+            return None;
+        }
+        Some(match self {
+            Border::Constant(_) => return None,
+            Border::Nearest => i.clamp(0, n_i - 1) as usize,
+            Border::Wrap => i.rem_euclid(n_i) as usize,
+            Border::Reflect => {
+                let p = i.rem_euclid(2 * n_i);
+                (if p < n_i { p } else { 2 * n_i - 1 - p }) as usize
+            }
+            Border::Mirror => {
+                if n == 1 {
+                    return Some(0);
+                }
+                let p = i.rem_euclid(2 * n_i - 2);
+                (if p < n_i { p } else { 2 * n_i - 2 - p }) as usize
+            }
+        })
+    }
+
+    /// The value of samples with no in-range stand-in.
+    #[inline]
+    pub fn fill(self) -> f32 {
+        match self {
+            Border::Constant(v) => v,
+            _ => 0.0,
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($name:ident ( $($arg:expr),* )) => {
+        match active() {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { x86::avx512::$name($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { x86::avx2::$name($($arg),*) },
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => unsafe { neon::$name($($arg),*) },
+            _ => scalar::$name($($arg),*),
+        }
+    };
+}
+
+/// Fills `out` with uniforms in [0, 1): element i from counter `lo + i` (high word `hi`).
+pub fn fill_uniform(k0: u32, k1: u32, lo: u32, hi: u32, out: &mut [f32]) {
+    dispatch!(fill_uniform(k0, k1, lo, hi, out))
+}
+
+/// Fills `out` with standard normals; see [`scalar::fill_normal`] for the layout.
+pub fn fill_normal(k0: u32, k1: u32, lo: u32, hi: u32, out: &mut [f32]) {
+    dispatch!(fill_normal(k0, k1, lo, hi, out))
+}
+
+/// `x = clamp(x, 0, 1)`.
+pub fn clamp01(x: &mut [f32]) {
+    dispatch!(clamp01(x))
+}
+
+/// `x = x * a + b`.
+pub fn affine(x: &mut [f32], a: f32, b: f32) {
+    dispatch!(affine(x, a, b))
+}
+
+/// `x = clamp(x * a + b, 0, 1)`.
+pub fn affine_clamp(x: &mut [f32], a: f32, b: f32) {
+    dispatch!(affine_clamp(x, a, b))
+}
+
+/// `x = clamp(x + s * n, 0, 1)` (additive noise).
+pub fn add_scaled_clamp(x: &mut [f32], n: &[f32], s: f32) {
+    assert_eq!(x.len(), n.len());
+    dispatch!(add_scaled_clamp(x, n, s))
+}
+
+/// `x = clamp(x + x * (s * n), 0, 1)` (multiplicative noise).
+pub fn speckle_clamp(x: &mut [f32], n: &[f32], s: f32) {
+    assert_eq!(x.len(), n.len());
+    dispatch!(speckle_clamp(x, n, s))
+}
+
+/// `x = clamp(a * x + b * y, 0, 1)` (blend with a layer).
+pub fn weighted_sum_clamp(x: &mut [f32], y: &[f32], a: f32, b: f32) {
+    assert_eq!(x.len(), y.len());
+    dispatch!(weighted_sum_clamp(x, y, a, b))
+}
+
+/// `out = a + t * (b - a)`.
+pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
+    assert!(a.len() == out.len() && b.len() == out.len());
+    dispatch!(lerp(a, b, t, out))
+}
+
+/// `acc += a * x`.
+pub fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
+    assert_eq!(acc.len(), x.len());
+    dispatch!(axpy(acc, x, a))
+}
+
+/// `out[x] = sum_t k[t] * padded[x + t]` (one row of a correlation).
+pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
+    assert!(!k.is_empty() && padded.len() + 1 >= out.len() + k.len());
+    dispatch!(convolve_padded_row(padded, k, out))
+}
+
+/// RGB planes to skimage HSV planes, in place.
+pub fn rgb_to_hsv(r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+    assert!(r.len() == g.len() && r.len() == b.len());
+    dispatch!(rgb_to_hsv(r, g, b))
+}
+
+/// skimage HSV planes back to RGB, in place.
+pub fn hsv_to_rgb(h: &mut [f32], s: &mut [f32], v: &mut [f32]) {
+    assert!(h.len() == s.len() && h.len() == v.len());
+    dispatch!(hsv_to_rgb(h, s, v))
+}
+
+/// Bilinear resampling of a `w x h` plane at the points (`map_x[i]`, `map_y[i]`), pixel
+/// centres at integers; `dst[i]` gets the sample.
+pub fn remap_bilinear(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    map_x: &[f32],
+    map_y: &[f32],
+    dst: &mut [f32],
+    border: Border,
+) {
+    assert!(src.len() == w * h && map_x.len() == dst.len() && map_y.len() == dst.len());
+    if w == 0 || h == 0 {
+        dst.fill(border.fill());
+        return;
+    }
+    dispatch!(remap_bilinear(src, w, h, map_x, map_y, dst, border))
+}
+
+/// Horizontal correlation of each row with an odd-length kernel.
+pub fn convolve_rows(src: &[f32], dst: &mut [f32], w: usize, k: &[f32], border: Border) {
+    assert!(k.len() % 2 == 1 && src.len() == dst.len());
+    if w == 0 {
+        return;
+    }
+    let r = k.len() / 2;
+    let mut padded = Vec::with_capacity(w + 2 * r);
+    for (row, out) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
+        scalar::pad_row(row, r, border, &mut padded);
+        convolve_padded_row(&padded, k, out);
+    }
+}
+
+/// Vertical correlation with an odd-length kernel.
+pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], border: Border) {
+    assert!(k.len() % 2 == 1 && src.len() == w * h && dst.len() == w * h);
+    let r = (k.len() / 2) as isize;
+    let fill_row = vec![border.fill(); w];
+    for y in 0..h {
+        let out = &mut dst[y * w..(y + 1) * w];
+        out.fill(0.0);
+        for (t, &kt) in k.iter().enumerate() {
+            let row = match border.index(y as isize + t as isize - r, h) {
+                Some(j) => &src[j * w..(j + 1) * w],
+                None => &fill_row[..],
+            };
+            axpy(out, row, kt);
+        }
+    }
+}
+
+/// A `w x h` plane padded by `px` columns and `py` rows on each side.
+pub fn pad_plane(src: &[f32], w: usize, h: usize, px: usize, py: usize, border: Border) -> Vec<f32> {
+    let pw = w + 2 * px;
+    let mut out = Vec::with_capacity(pw * (h + 2 * py));
+    let mut row = Vec::with_capacity(pw);
+    let fill = vec![border.fill(); w];
+    for y in -(py as isize)..(h + py) as isize {
+        let src_row = match border.index(y, h) {
+            Some(j) => &src[j * w..(j + 1) * w],
+            None => &fill[..],
+        };
+        scalar::pad_row(src_row, px, border, &mut row);
+        out.extend_from_slice(&row);
+    }
+    out
+}
+
+/// 2-D correlation on a padded plane: taps in row-major order, zero taps skipped.
+pub(crate) fn filter2d_padded(
+    padded: &[f32],
+    dst: &mut [f32],
+    w: usize,
+    h: usize,
+    k: &[f32],
+    kw: usize,
+    axpy: fn(&mut [f32], &[f32], f32),
+) {
+    let kh = k.len() / kw;
+    let pw = w + kw - 1;
+    for y in 0..h {
+        let out = &mut dst[y * w..(y + 1) * w];
+        out.fill(0.0);
+        for ky in 0..kh {
+            let row = &padded[(y + ky) * pw..(y + ky + 1) * pw];
+            for kx in 0..kw {
+                let kt = k[ky * kw + kx];
+                if kt != 0.0 {
+                    axpy(out, &row[kx..kx + w], kt);
+                }
+            }
+        }
+    }
+}
+
+/// 2-D correlation with a `kw x (k.len() / kw)` kernel with odd sides.
+pub fn filter2d(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], kw: usize, border: Border) {
+    assert!(kw % 2 == 1 && k.len() % kw == 0 && (k.len() / kw) % 2 == 1);
+    assert!(src.len() == w * h && dst.len() == w * h);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let padded = pad_plane(src, w, h, kw / 2, k.len() / kw / 2, border);
+    filter2d_padded(&padded, dst, w, h, k, kw, axpy);
+}
+
+/// `acc += weight * (src shifted by (dx, dy))`, edge pixels replicated.
+pub fn shift_accumulate(acc: &mut [f32], src: &[f32], w: usize, h: usize, dx: isize, dy: isize, weight: f32) {
+    assert!(acc.len() == w * h && src.len() == w * h);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let wi = w as isize;
+    // Columns whose source x - dx lies inside the row form one contiguous run.
+    let lo = dx.clamp(0, wi) as usize;
+    let hi = (wi + dx).clamp(0, wi) as usize;
+    for y in 0..h {
+        let sy = (y as isize - dy).clamp(0, h as isize - 1) as usize;
+        let row = &src[sy * w..(sy + 1) * w];
+        let out = &mut acc[y * w..(y + 1) * w];
+        if lo < hi {
+            let s0 = (lo as isize - dx) as usize;
+            axpy(&mut out[lo..hi], &row[s0..s0 + (hi - lo)], weight);
+        }
+        for x in (0..lo.min(w)).chain(hi.max(lo)..w) {
+            let sx = (x as isize - dx).clamp(0, wi - 1) as usize;
+            out[x] += weight * row[sx];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let h = crate::corrupt::rng::mix32(i as u32 ^ seed.wrapping_mul(0x9e37_79b9));
+                (h >> 8) as f32 / 16_777_216.0 * 1.4 - 0.2
+            })
+            .collect()
+    }
+
+    /// Runs `f` on every available ISA and asserts all results equal the scalar one.
+    fn same_on_every_isa<T: PartialEq + std::fmt::Debug>(what: &str, f: impl Fn() -> T) {
+        let want = with_isa(Isa::Scalar, &f).unwrap();
+        for isa in available() {
+            let got = with_isa(isa, &f).unwrap();
+            assert!(got == want, "{what}: {} differs from scalar", isa.name());
+        }
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn random_fills_agree() {
+        for n in [0, 1, 7, 15, 16, 17, 33, 100, 1000] {
+            same_on_every_isa("fill_uniform", || {
+                let mut v = vec![0.0; n];
+                fill_uniform(11, 22, u32::MAX - 40, 3, &mut v);
+                bits(&v)
+            });
+            same_on_every_isa("fill_normal", || {
+                let mut v = vec![0.0; n];
+                fill_normal(5, 6, 100, 0, &mut v);
+                bits(&v)
+            });
+        }
+    }
+
+    #[test]
+    fn pointwise_kernels_agree() {
+        for n in [1, 3, 8, 15, 16, 31, 64, 257] {
+            let x = data(n, 1);
+            let y = data(n, 2);
+            let z = data(n, 3);
+            same_on_every_isa("pointwise", || {
+                let mut out = Vec::new();
+                let mut a = x.clone();
+                clamp01(&mut a);
+                out.push(bits(&a));
+                let mut a = x.clone();
+                affine(&mut a, 1.7, -0.3);
+                out.push(bits(&a));
+                let mut a = x.clone();
+                affine_clamp(&mut a, 1.7, -0.3);
+                out.push(bits(&a));
+                let mut a = x.clone();
+                add_scaled_clamp(&mut a, &y, 0.38);
+                out.push(bits(&a));
+                let mut a = x.clone();
+                speckle_clamp(&mut a, &y, 0.6);
+                out.push(bits(&a));
+                let mut a = x.clone();
+                weighted_sum_clamp(&mut a, &y, 0.65, 0.7);
+                out.push(bits(&a));
+                let mut a = vec![0.0; n];
+                lerp(&x, &y, 0.3, &mut a);
+                out.push(bits(&a));
+                let mut a = x.clone();
+                axpy(&mut a, &y, -0.25);
+                out.push(bits(&a));
+                let (mut r, mut g, mut b) = (x.clone(), y.clone(), z.clone());
+                clamp01(&mut r);
+                clamp01(&mut g);
+                clamp01(&mut b);
+                // Ties exercise the max-channel priority.
+                if n > 4 {
+                    g[2] = r[2];
+                    b[3] = g[3];
+                    r[4] = 0.5;
+                    g[4] = 0.5;
+                    b[4] = 0.5;
+                }
+                rgb_to_hsv(&mut r, &mut g, &mut b);
+                out.push(bits(&r));
+                out.push(bits(&g));
+                out.push(bits(&b));
+                hsv_to_rgb(&mut r, &mut g, &mut b);
+                out.push(bits(&r));
+                out.push(bits(&g));
+                out.push(bits(&b));
+                out
+            });
+        }
+    }
+
+    #[test]
+    fn hsv_round_trip() {
+        let x = data(999, 9);
+        let (mut r, mut g, mut b) = (x[..333].to_vec(), x[333..666].to_vec(), x[666..].to_vec());
+        for p in [&mut r, &mut g, &mut b] {
+            clamp01(p);
+        }
+        let (r0, g0, b0) = (r.clone(), g.clone(), b.clone());
+        rgb_to_hsv(&mut r, &mut g, &mut b);
+        assert!(r.iter().chain(&g).all(|v| (0.0..=1.0).contains(v)));
+        hsv_to_rgb(&mut r, &mut g, &mut b);
+        for i in 0..333 {
+            assert!((r[i] - r0[i]).abs() < 1e-5 && (g[i] - g0[i]).abs() < 1e-5 && (b[i] - b0[i]).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn filters_agree() {
+        let (w, h) = (37, 23);
+        let src = data(w * h, 4);
+        let k: Vec<f32> = data(9, 5);
+        let k2d: Vec<f32> = data(35, 6).into_iter().map(|v| if v < 0.2 { 0.0 } else { v }).collect();
+        for border in [Border::Nearest, Border::Reflect, Border::Mirror, Border::Constant(0.25), Border::Wrap] {
+            same_on_every_isa("filters", || {
+                let mut a = vec![0.0; w * h];
+                let mut b = vec![0.0; w * h];
+                let mut c = vec![0.0; w * h];
+                convolve_rows(&src, &mut a, w, &k, border);
+                convolve_cols(&src, &mut b, w, h, &k, border);
+                filter2d(&src, &mut c, w, h, &k2d, 7, border);
+                (bits(&a), bits(&b), bits(&c))
+            });
+        }
+        // The scalar twins themselves match a direct definition.
+        let mut a = vec![0.0; w * h];
+        scalar::convolve_rows(&src, &mut a, w, &k, Border::Reflect);
+        let mut b = vec![0.0; w * h];
+        with_isa(Isa::Scalar, || convolve_rows(&src, &mut b, w, &k, Border::Reflect)).unwrap();
+        assert_eq!(bits(&a), bits(&b));
+        let mut c = vec![0.0; w * h];
+        scalar::convolve_cols(&src, &mut c, w, h, &k, Border::Mirror);
+        let mut d = vec![0.0; w * h];
+        convolve_cols(&src, &mut d, w, h, &k, Border::Mirror);
+        assert_eq!(bits(&c), bits(&d));
+    }
+
+    #[test]
+    fn filter2d_matches_definition() {
+        let (w, h) = (9, 6);
+        let src = data(w * h, 7);
+        let k = data(15, 8);
+        let mut got = vec![0.0; w * h];
+        let mut want = vec![0.0; w * h];
+        filter2d(&src, &mut got, w, h, &k, 5, Border::Mirror);
+        scalar::filter2d(&src, &mut want, w, h, &k, 5, Border::Mirror);
+        assert_eq!(bits(&got), bits(&want));
+        // One pixel by hand.
+        let (x, y) = (0usize, 1usize);
+        let mut acc = 0.0f32;
+        for ky in 0..3 {
+            for kx in 0..5 {
+                let sx = Border::Mirror.index(x as isize + kx as isize - 2, w).unwrap();
+                let sy = Border::Mirror.index(y as isize + ky as isize - 1, h).unwrap();
+                acc += k[ky * 5 + kx] * src[sy * w + sx];
+            }
+        }
+        assert!((acc - got[y * w + x]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn remap_and_shift_agree() {
+        let (w, h) = (29, 17);
+        let src = data(w * h, 10);
+        let n = 500;
+        let mx: Vec<f32> = data(n, 11).iter().map(|v| v * 40.0 - 3.0).collect();
+        let my: Vec<f32> = data(n, 12).iter().map(|v| v * 25.0 - 3.0).collect();
+        // Mostly interior points too, so the vector gather path runs.
+        let ix: Vec<f32> = data(n, 13).iter().map(|v| v.clamp(0.0, 1.0) * 20.0 + 2.0).collect();
+        let iy: Vec<f32> = data(n, 14).iter().map(|v| v.clamp(0.0, 1.0) * 10.0 + 2.0).collect();
+        for border in [Border::Nearest, Border::Reflect, Border::Mirror, Border::Constant(0.5), Border::Wrap] {
+            same_on_every_isa("remap", || {
+                let mut a = vec![0.0; n];
+                let mut b = vec![0.0; n];
+                remap_bilinear(&src, w, h, &mx, &my, &mut a, border);
+                remap_bilinear(&src, w, h, &ix, &iy, &mut b, border);
+                (bits(&a), bits(&b))
+            });
+        }
+        for (dx, dy) in [(0, 0), (3, -2), (-5, 4), (40, 1), (-40, -30)] {
+            same_on_every_isa("shift", || {
+                let mut acc = data(w * h, 15);
+                shift_accumulate(&mut acc, &src, w, h, dx, dy, 0.3);
+                bits(&acc)
+            });
+            let mut a = data(w * h, 15);
+            let mut b = a.clone();
+            shift_accumulate(&mut a, &src, w, h, dx, dy, 0.3);
+            scalar::shift_accumulate(&mut b, &src, w, h, dx, dy, 0.3);
+            assert_eq!(bits(&a), bits(&b), "shift ({dx}, {dy})");
+        }
+    }
+
+    #[test]
+    fn borders_index_like_scipy() {
+        let idx = |b: Border| (-4..8).map(|i| b.index(i, 4).map(|v| v as i32).unwrap_or(-1)).collect::<Vec<_>>();
+        assert_eq!(idx(Border::Nearest), [0, 0, 0, 0, 0, 1, 2, 3, 3, 3, 3, 3]);
+        assert_eq!(idx(Border::Reflect), [3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0]);
+        assert_eq!(idx(Border::Mirror), [2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1]);
+        assert_eq!(idx(Border::Wrap), [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
+        assert_eq!(idx(Border::Constant(0.0)), [-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1]);
+        assert_eq!(Border::Mirror.index(-3, 1), Some(0));
+    }
+
+    #[test]
+    fn forcing_an_unavailable_isa_is_an_error() {
+        #[cfg(not(target_arch = "aarch64"))]
+        assert!(with_isa(Isa::Neon, || ()).is_err());
+        #[cfg(not(target_arch = "x86_64"))]
+        assert!(with_isa(Isa::Avx2, || ()).is_err());
+        assert_eq!(with_isa(Isa::Scalar, active).unwrap(), Isa::Scalar);
+    }
+}

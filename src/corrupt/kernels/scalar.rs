@@ -1,0 +1,297 @@
+//! Scalar twins of every vector kernel: plain loops with the same operation order, so
+//! that each vector path must reproduce them bit for bit. They also run on targets
+//! without a vector path (armv7, whose NEON intrinsics are not stable in Rust).
+
+use super::Border;
+use crate::corrupt::detmath::{ln_f32, sincos_turn_f32};
+use crate::corrupt::rng::{hash, unit_f32, unit_open_f32};
+
+pub fn fill_uniform(k0: u32, k1: u32, lo: u32, hi: u32, out: &mut [f32]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = unit_f32(hash(k0, k1, lo.wrapping_add(i as u32), hi));
+    }
+}
+
+/// One Box-Muller pair from counters `c` and `c + 8`.
+#[inline(always)]
+pub fn normal_pair(k0: u32, k1: u32, c: u32, hi: u32) -> (f32, f32) {
+    let u1 = unit_open_f32(hash(k0, k1, c, hi));
+    let u2 = unit_f32(hash(k0, k1, c.wrapping_add(8), hi));
+    let r = (-2.0 * ln_f32(u1)).sqrt();
+    let (c, s) = sincos_turn_f32(u2);
+    (r * c, r * s)
+}
+
+/// Normals in blocks of 16 outputs: pair j (0..8) of block b draws its two uniforms
+/// from counters 16b + j and 16b + j + 8 and writes r cos to 16b + j and r sin to
+/// 16b + j + 8. The layout lets 4-, 8- and 16-lane paths store whole vectors.
+pub fn fill_normal(k0: u32, k1: u32, lo: u32, hi: u32, out: &mut [f32]) {
+    for (b, block) in out.chunks_mut(16).enumerate() {
+        let base = lo.wrapping_add(16 * b as u32);
+        for j in 0..8 {
+            if j >= block.len() {
+                break;
+            }
+            let (c, s) = normal_pair(k0, k1, base.wrapping_add(j as u32), hi);
+            block[j] = c;
+            if j + 8 < block.len() {
+                block[j + 8] = s;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn clamp(v: f32) -> f32 {
+    v.max(0.0).min(1.0)
+}
+
+pub fn clamp01(x: &mut [f32]) {
+    for v in x {
+        *v = clamp(*v);
+    }
+}
+
+pub fn affine(x: &mut [f32], a: f32, b: f32) {
+    for v in x {
+        *v = *v * a + b;
+    }
+}
+
+pub fn affine_clamp(x: &mut [f32], a: f32, b: f32) {
+    for v in x {
+        *v = clamp(*v * a + b);
+    }
+}
+
+pub fn add_scaled_clamp(x: &mut [f32], n: &[f32], s: f32) {
+    for (v, &z) in x.iter_mut().zip(n) {
+        *v = clamp(*v + s * z);
+    }
+}
+
+pub fn speckle_clamp(x: &mut [f32], n: &[f32], s: f32) {
+    for (v, &z) in x.iter_mut().zip(n) {
+        *v = clamp(*v + *v * (s * z));
+    }
+}
+
+pub fn weighted_sum_clamp(x: &mut [f32], y: &[f32], a: f32, b: f32) {
+    for (v, &w) in x.iter_mut().zip(y) {
+        *v = clamp(a * *v + b * w);
+    }
+}
+
+pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
+    for ((o, &p), &q) in out.iter_mut().zip(a).zip(b) {
+        *o = p + t * (q - p);
+    }
+}
+
+/// skimage's `rgb2hsv`: ties between maxima go to blue, then green, then red; hue is
+/// 0 where the pixel is grey.
+#[inline(always)]
+pub fn rgb_to_hsv_px(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
+    let v = r.max(g).max(b);
+    let delta = v - r.min(g).min(b);
+    if delta == 0.0 {
+        return (0.0, 0.0, v);
+    }
+    let s = delta / v;
+    let h6 = if b == v {
+        4.0 + (r - g) / delta
+    } else if g == v {
+        2.0 + (b - r) / delta
+    } else {
+        (g - b) / delta
+    };
+    let h = h6 / 6.0;
+    let h = h - h.floor();
+    (h, s, v)
+}
+
+pub fn rgb_to_hsv(r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+    for i in 0..r.len() {
+        let (h, s, v) = rgb_to_hsv_px(r[i], g[i], b[i]);
+        r[i] = h;
+        g[i] = s;
+        b[i] = v;
+    }
+}
+
+/// skimage's `hsv2rgb`.
+#[inline(always)]
+pub fn hsv_to_rgb_px(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
+    let h6 = h * 6.0;
+    let hi = h6.floor();
+    let f = h6 - hi;
+    let p = v * (1.0 - s);
+    let q = v * (1.0 - f * s);
+    let t = v * (1.0 - (1.0 - f) * s);
+    match (hi as i32).rem_euclid(6) {
+        0 => (v, t, p),
+        1 => (q, v, p),
+        2 => (p, v, t),
+        3 => (p, q, v),
+        4 => (t, p, v),
+        _ => (v, p, q),
+    }
+}
+
+pub fn hsv_to_rgb(h: &mut [f32], s: &mut [f32], v: &mut [f32]) {
+    for i in 0..h.len() {
+        let (r, g, b) = hsv_to_rgb_px(h[i], s[i], v[i]);
+        h[i] = r;
+        s[i] = g;
+        v[i] = b;
+    }
+}
+
+/// One row padded by `pad` on each side according to `border`.
+pub fn pad_row(row: &[f32], pad: usize, border: Border, out: &mut Vec<f32>) {
+    out.clear();
+    let n = row.len() as isize;
+    for i in -(pad as isize)..n + pad as isize {
+        out.push(match border.index(i, row.len()) {
+            Some(j) => row[j],
+            None => border.fill(),
+        });
+    }
+}
+
+/// Horizontal correlation with an odd-length kernel, straight from the definition.
+pub fn convolve_rows(src: &[f32], dst: &mut [f32], w: usize, k: &[f32], border: Border) {
+    let r = (k.len() / 2) as isize;
+    for (row, out) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
+        for (x, o) in out.iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for (t, &kt) in k.iter().enumerate() {
+                let v = match border.index(x as isize + t as isize - r, w) {
+                    Some(i) => row[i],
+                    None => border.fill(),
+                };
+                acc += kt * v;
+            }
+            *o = acc;
+        }
+    }
+}
+
+/// `out[x] = sum_t k[t] * padded[x + t]`, accumulated in tap order.
+pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = 0.0f32;
+        for (t, &kt) in k.iter().enumerate() {
+            acc += kt * padded[x + t];
+        }
+        *o = acc;
+    }
+}
+
+/// Vertical correlation, straight from the definition.
+pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], border: Border) {
+    let r = (k.len() / 2) as isize;
+    for y in 0..h {
+        for x in 0..w {
+            let mut acc = 0.0f32;
+            for (t, &kt) in k.iter().enumerate() {
+                let v = match border.index(y as isize + t as isize - r, h) {
+                    Some(j) => src[j * w + x],
+                    None => border.fill(),
+                };
+                acc += kt * v;
+            }
+            dst[y * w + x] = acc;
+        }
+    }
+}
+
+/// `acc += a * x`.
+pub fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
+    for (o, &v) in acc.iter_mut().zip(x) {
+        *o += a * v;
+    }
+}
+
+/// 2-D correlation from the definition: taps in row-major order, zero taps skipped.
+pub fn filter2d(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], kw: usize, border: Border) {
+    let kh = k.len() / kw;
+    let (rx, ry) = ((kw / 2) as isize, (kh / 2) as isize);
+    let at = |x: isize, y: isize| match (border.index(x, w), border.index(y, h)) {
+        (Some(i), Some(j)) => src[j * w + i],
+        _ => border.fill(),
+    };
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let mut acc = 0.0f32;
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let kt = k[ky * kw + kx];
+                    if kt != 0.0 {
+                        acc += kt * at(x + kx as isize - rx, y + ky as isize - ry);
+                    }
+                }
+            }
+            dst[y as usize * w + x as usize] = acc;
+        }
+    }
+}
+
+/// Bilinear sample of `src` at (x, y), with `border` outside.
+#[inline(always)]
+pub fn bilinear(src: &[f32], w: usize, h: usize, x: f32, y: f32, border: Border) -> f32 {
+    let x0 = x.floor();
+    let y0 = y.floor();
+    let fx = x - x0;
+    let fy = y - y0;
+    let (xi, yi) = (x0 as isize, y0 as isize);
+    let at = |xx: isize, yy: isize| -> f32 {
+        match (border.index(xx, w), border.index(yy, h)) {
+            (Some(i), Some(j)) => src[j * w + i],
+            _ => border.fill(),
+        }
+    };
+    let a = at(xi, yi);
+    let b = at(xi + 1, yi);
+    let c = at(xi, yi + 1);
+    let d = at(xi + 1, yi + 1);
+    let top = a + fx * (b - a);
+    let bot = c + fx * (d - c);
+    top + fy * (bot - top)
+}
+
+pub fn remap_bilinear(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    map_x: &[f32],
+    map_y: &[f32],
+    dst: &mut [f32],
+    border: Border,
+) {
+    for ((o, &x), &y) in dst.iter_mut().zip(map_x).zip(map_y) {
+        *o = bilinear(src, w, h, x, y, border);
+    }
+}
+
+/// `acc += weight * src shifted by (dx, dy)`, replicating edge pixels (the reference's
+/// `shift`).
+pub fn shift_accumulate(
+    acc: &mut [f32],
+    src: &[f32],
+    w: usize,
+    h: usize,
+    dx: isize,
+    dy: isize,
+    weight: f32,
+) {
+    for y in 0..h {
+        let sy = (y as isize - dy).clamp(0, h as isize - 1) as usize;
+        let row = &src[sy * w..(sy + 1) * w];
+        let out = &mut acc[y * w..(y + 1) * w];
+        for (x, o) in out.iter_mut().enumerate() {
+            let sx = (x as isize - dx).clamp(0, w as isize - 1) as usize;
+            *o += weight * row[sx];
+        }
+    }
+}
