@@ -57,6 +57,36 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage> {
     decode(reader)
 }
 
+/// Encodes `img` in the format its extension names (png, jpg/jpeg at quality 95, bmp,
+/// tif/tiff, ppm) and writes it atomically.
+pub fn save_rgb(path: &Path, img: &RgbImage) -> Result<()> {
+    use image::codecs::jpeg::JpegEncoder;
+    use image::ImageFormat;
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let format = match ext.as_str() {
+        "png" => ImageFormat::Png,
+        "jpg" | "jpeg" => ImageFormat::Jpeg,
+        "bmp" => ImageFormat::Bmp,
+        "tif" | "tiff" => ImageFormat::Tiff,
+        "ppm" | "pnm" => ImageFormat::Pnm,
+        _ => bail!(
+            "cannot write {}: unsupported file extension (use .png, .jpg, .bmp, .tiff or .ppm)",
+            path.display()
+        ),
+    };
+    let mut buf = std::io::Cursor::new(Vec::new());
+    if format == ImageFormat::Jpeg {
+        img.write_with_encoder(JpegEncoder::new_with_quality(&mut buf, 95))
+    } else {
+        img.write_to(&mut buf, format)
+    }
+    .with_context(|| format!("cannot encode {}", path.display()))?;
+    crate::fsutil::write_atomic(path, buf.get_ref())
+}
+
 fn check_size(w: u64, h: u64) -> Result<()> {
     if w == 0 || h == 0 {
         bail!("image has zero size ({w}x{h})");

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cache;
 pub mod classify;
+pub mod corrupt;
 pub mod embed;
 pub mod eval;
 pub mod info;
@@ -22,6 +23,7 @@ Examples:
   edgeclip embed --model DIR --image a.jpg --text \"a photo of a cat\" --json
   edgeclip bench --model DIR --runs 30
   edgeclip eval --model DIR --data labelled_folder/
+  edgeclip corrupt photo.jpg --profile driving --grid sheet.png
 
 A model directory holds model.json, the image and text encoders (ONNX) and the tokenizer;
 models/export.py writes one from a Hugging Face checkpoint. Without --model, edgeclip uses
@@ -56,6 +58,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Measure single-item latency of the image and text encoders.
     Bench(bench::Args),
+    /// Simulate deployment conditions: list, apply, preview and time image corruptions.
+    Corrupt(corrupt::Args),
 }
 
 /// Runs a parsed command line.
@@ -67,6 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Cache(a) => cache::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Corrupt(a) => corrupt::run(a),
     }
 }
 

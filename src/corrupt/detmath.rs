@@ -132,7 +132,7 @@ pub fn sincos(x: f64) -> (f64, f64) {
 }
 
 fn sign(k: u32) -> f64 {
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         1.0
     } else {
         -1.0
@@ -230,7 +230,8 @@ pub fn sincos_turn_f32(u: f32) -> (f32, f32) {
     let theta = (w - f - 0.5) * std::f32::consts::FRAC_PI_2;
     let t = theta * theta;
     let s = theta
-        * (1.0 + t * (-1.0 / 6.0 + t * (1.0 / 120.0 + t * (-1.0 / 5040.0 + t * (1.0 / 362_880.0)))));
+        * (1.0
+            + t * (-1.0 / 6.0 + t * (1.0 / 120.0 + t * (-1.0 / 5040.0 + t * (1.0 / 362_880.0)))));
     let c = 1.0 + t * (-0.5 + t * (1.0 / 24.0 + t * (-1.0 / 720.0 + t * (1.0 / 40320.0))));
     match q {
         0 => (c, s),
@@ -254,7 +255,10 @@ mod tests {
             let x = i as f64 * 0.173;
             assert!(close(exp(x), x.exp(), 1e-14), "exp({x})");
             let y = (i as f64).abs() * 3.7 + 1e-9;
-            assert!((ln(y) - y.ln()).abs() < 1e-14 * y.ln().abs().max(1.0), "ln({y})");
+            assert!(
+                (ln(y) - y.ln()).abs() < 1e-14 * y.ln().abs().max(1.0),
+                "ln({y})"
+            );
         }
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(ln(1.0), 0.0);
@@ -283,7 +287,10 @@ mod tests {
             assert!((ln_f32(u) - u.ln()).abs() < 2e-6 * u.ln().abs().max(1.0));
             let (c, s) = sincos_turn_f32(u);
             let a = std::f32::consts::TAU * u;
-            assert!((c - a.cos()).abs() < 2e-6 && (s - a.sin()).abs() < 2e-6, "{u}");
+            assert!(
+                (c - a.cos()).abs() < 2e-6 && (s - a.sin()).abs() < 2e-6,
+                "{u}"
+            );
         }
     }
 }

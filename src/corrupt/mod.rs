@@ -14,6 +14,8 @@ pub mod kernels;
 pub mod profile;
 pub mod registry;
 pub mod rng;
+pub mod sheet;
+pub mod timing;
 
 pub mod blur;
 pub mod codec;
@@ -42,7 +44,13 @@ pub struct Severity(u8);
 
 impl Severity {
     /// All five severities, mildest first.
-    pub const ALL: [Severity; 5] = [Severity(1), Severity(2), Severity(3), Severity(4), Severity(5)];
+    pub const ALL: [Severity; 5] = [
+        Severity(1),
+        Severity(2),
+        Severity(3),
+        Severity(4),
+        Severity(5),
+    ];
 
     /// Checks that `level` is 1..=5.
     pub fn new(level: i64) -> Result<Severity> {

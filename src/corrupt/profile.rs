@@ -73,22 +73,32 @@ struct RawEntry {
 impl Profile {
     /// Parses and validates profile TOML; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Profile> {
-        let raw: RawProfile =
-            toml::from_str(text).with_context(|| format!("profile {origin} is not valid profile TOML"))?;
+        let raw: RawProfile = toml::from_str(text)
+            .with_context(|| format!("profile {origin} is not valid profile TOML"))?;
         if raw.corruption.is_empty() {
             bail!("profile {origin} lists no corruptions (add [[corruption]] entries with a name)");
         }
         let mut entries: Vec<Entry> = Vec::with_capacity(raw.corruption.len());
         for e in raw.corruption {
-            let corruption = registry::find(&e.name).with_context(|| format!("profile {origin}"))?;
-            if entries.iter().any(|x| x.corruption.name() == corruption.name()) {
-                bail!("profile {origin} lists corruption '{}' twice", corruption.name());
+            let corruption =
+                registry::find(&e.name).with_context(|| format!("profile {origin}"))?;
+            if entries
+                .iter()
+                .any(|x| x.corruption.name() == corruption.name())
+            {
+                bail!(
+                    "profile {origin} lists corruption '{}' twice",
+                    corruption.name()
+                );
             }
             let mut severities = match e.severities {
                 None => Severity::ALL.to_vec(),
                 Some(levels) => {
                     if levels.is_empty() {
-                        bail!("profile {origin}: corruption '{}' has an empty severities list", e.name);
+                        bail!(
+                            "profile {origin}: corruption '{}' has an empty severities list",
+                            e.name
+                        );
                     }
                     levels
                         .into_iter()
@@ -157,14 +167,23 @@ mod tests {
     fn bad_profiles_are_clear_errors() {
         let err = |t: &str| format!("{:#}", Profile::from_toml(t, "test").err().unwrap());
         let e = err("name = 'x'\n[[corruption]]\nname = 'sandstorm'\n");
-        assert!(e.contains("unknown corruption 'sandstorm'") && e.contains("valid names:"), "{e}");
+        assert!(
+            e.contains("unknown corruption 'sandstorm'") && e.contains("valid names:"),
+            "{e}"
+        );
         let e = err("name = 'x'\n[[corruption]]\nname = 'brightness'\nseverities = [0, 3]\n");
-        assert!(e.contains("severity must be an integer from 1 to 5, got 0") && e.contains("brightness"), "{e}");
+        assert!(
+            e.contains("severity must be an integer from 1 to 5, got 0")
+                && e.contains("brightness"),
+            "{e}"
+        );
         let e = err("name = 'x'\n[[corruption]]\nname = 'brightness'\nseverities = [6]\n");
         assert!(e.contains("got 6"), "{e}");
         let e = err("name = 'x'\n");
         assert!(e.contains("lists no corruptions"), "{e}");
-        let e = err("name = 'x'\n[[corruption]]\nname = 'contrast'\n[[corruption]]\nname = 'contrast'\n");
+        let e = err(
+            "name = 'x'\n[[corruption]]\nname = 'contrast'\n[[corruption]]\nname = 'contrast'\n",
+        );
         assert!(e.contains("twice"), "{e}");
         let e = err("name = 'x'\n[[corruption]]\nname = 'contrast'\nstrength = 3\n");
         assert!(e.contains("not valid profile TOML"), "{e}");
@@ -174,8 +193,14 @@ mod tests {
 
     #[test]
     fn severities_are_sorted_and_deduplicated() {
-        let p = Profile::from_toml("name = 'x'\n[[corruption]]\nname = 'contrast'\nseverities = [5, 1, 5]\n", "t")
-            .unwrap();
-        assert_eq!(p.entries[0].severities, vec![Severity::new(1).unwrap(), Severity::new(5).unwrap()]);
+        let p = Profile::from_toml(
+            "name = 'x'\n[[corruption]]\nname = 'contrast'\nseverities = [5, 1, 5]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            p.entries[0].severities,
+            vec![Severity::new(1).unwrap(), Severity::new(5).unwrap()]
+        );
     }
 }

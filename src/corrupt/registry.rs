@@ -4,7 +4,10 @@ use std::sync::OnceLock;
 
 use anyhow::{bail, Result};
 
-use super::{blur, codec, colour, documents, geometry, lighting, medical, noise, satellite, weather, Corruption};
+use super::{
+    blur, codec, colour, documents, geometry, lighting, medical, noise, satellite, weather,
+    Corruption,
+};
 
 /// Every corruption the engine knows, grouped by family, in a stable order.
 pub fn all() -> &'static [&'static dyn Corruption] {
@@ -81,7 +84,11 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for n in &names {
             assert!(seen.insert(*n), "duplicate {n}");
-            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{n}"
+            );
         }
     }
 

@@ -153,7 +153,9 @@ impl Rng {
             let room = (1u64 << 32) - (start & 0xffff_ffff);
             // Keep 16-blocks together for the normal fill; counters stay 16-aligned
             // relative to a fill's start, so `room` is a multiple of 16 or the run ends.
-            let take = (rest.len() as u64).min(room & !15).max(16.min(rest.len() as u64)) as usize;
+            let take = (rest.len() as u64)
+                .min(room & !15)
+                .max(16.min(rest.len() as u64)) as usize;
             let (head, tail) = rest.split_at_mut(take.min(rest.len()));
             fill(self.k0, self.k1, start as u32, (start >> 32) as u32, head);
             start = start.wrapping_add(head.len() as u64);
@@ -169,10 +171,22 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u32> = (0..8).map(|_| 0).scan(Rng::new(7, "fog"), |r, _: u32| Some(r.next_u32())).collect();
-        let b: Vec<u32> = (0..8).map(|_| 0).scan(Rng::new(7, "fog"), |r, _: u32| Some(r.next_u32())).collect();
-        let c: Vec<u32> = (0..8).map(|_| 0).scan(Rng::new(7, "snow"), |r, _: u32| Some(r.next_u32())).collect();
-        let d: Vec<u32> = (0..8).map(|_| 0).scan(Rng::new(8, "fog"), |r, _: u32| Some(r.next_u32())).collect();
+        let a: Vec<u32> = (0..8)
+            .map(|_| 0)
+            .scan(Rng::new(7, "fog"), |r, _: u32| Some(r.next_u32()))
+            .collect();
+        let b: Vec<u32> = (0..8)
+            .map(|_| 0)
+            .scan(Rng::new(7, "fog"), |r, _: u32| Some(r.next_u32()))
+            .collect();
+        let c: Vec<u32> = (0..8)
+            .map(|_| 0)
+            .scan(Rng::new(7, "snow"), |r, _: u32| Some(r.next_u32()))
+            .collect();
+        let d: Vec<u32> = (0..8)
+            .map(|_| 0)
+            .scan(Rng::new(8, "fog"), |r, _: u32| Some(r.next_u32()))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
@@ -200,8 +214,12 @@ mod tests {
         r.fill_normal(&mut n);
         let m = n.iter().map(|&x| f64::from(x)).sum::<f64>() / n.len() as f64;
         let v = n.iter().map(|&x| (f64::from(x) - m).powi(2)).sum::<f64>() / n.len() as f64;
-        let k = n.iter().map(|&x| (f64::from(x) - m).powi(4)).sum::<f64>() / n.len() as f64 / (v * v);
-        assert!(m.abs() < 0.01 && (v - 1.0).abs() < 0.01 && (k - 3.0).abs() < 0.05, "{m} {v} {k}");
+        let k =
+            n.iter().map(|&x| (f64::from(x) - m).powi(4)).sum::<f64>() / n.len() as f64 / (v * v);
+        assert!(
+            m.abs() < 0.01 && (v - 1.0).abs() < 0.01 && (k - 3.0).abs() < 0.05,
+            "{m} {v} {k}"
+        );
         let tail = n.iter().filter(|x| x.abs() > 3.0).count() as f64 / n.len() as f64;
         assert!((tail - 0.0027).abs() < 0.0006, "{tail}");
     }

@@ -7,12 +7,12 @@
 //! The kernels are leaves (a row, a plane, a pixel run); the corruption families build
 //! blurs, warps and noise from them.
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub mod scalar;
 mod simd;
 #[cfg(target_arch = "x86_64")]
 mod x86;
-#[cfg(target_arch = "aarch64")]
-mod neon;
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -50,7 +50,9 @@ pub fn available() -> Vec<Isa> {
         if std::arch::is_x86_feature_detected!("avx2") {
             v.push(Isa::Avx2);
         }
-        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
             v.push(Isa::Avx512);
         }
     }
@@ -288,7 +290,14 @@ pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32]
 }
 
 /// A `w x h` plane padded by `px` columns and `py` rows on each side.
-pub fn pad_plane(src: &[f32], w: usize, h: usize, px: usize, py: usize, border: Border) -> Vec<f32> {
+pub fn pad_plane(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    px: usize,
+    py: usize,
+    border: Border,
+) -> Vec<f32> {
     let pw = w + 2 * px;
     let mut out = Vec::with_capacity(pw * (h + 2 * py));
     let mut row = Vec::with_capacity(pw);
@@ -332,8 +341,16 @@ pub(crate) fn filter2d_padded(
 }
 
 /// 2-D correlation with a `kw x (k.len() / kw)` kernel with odd sides.
-pub fn filter2d(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], kw: usize, border: Border) {
-    assert!(kw % 2 == 1 && k.len() % kw == 0 && (k.len() / kw) % 2 == 1);
+pub fn filter2d(
+    src: &[f32],
+    dst: &mut [f32],
+    w: usize,
+    h: usize,
+    k: &[f32],
+    kw: usize,
+    border: Border,
+) {
+    assert!(kw % 2 == 1 && k.len().is_multiple_of(kw) && (k.len() / kw) % 2 == 1);
     assert!(src.len() == w * h && dst.len() == w * h);
     if w == 0 || h == 0 {
         return;
@@ -343,7 +360,15 @@ pub fn filter2d(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], kw:
 }
 
 /// `acc += weight * (src shifted by (dx, dy))`, edge pixels replicated.
-pub fn shift_accumulate(acc: &mut [f32], src: &[f32], w: usize, h: usize, dx: isize, dy: isize, weight: f32) {
+pub fn shift_accumulate(
+    acc: &mut [f32],
+    src: &[f32],
+    w: usize,
+    h: usize,
+    dx: isize,
+    dy: isize,
+    weight: f32,
+) {
     assert!(acc.len() == w * h && src.len() == w * h);
     if w == 0 || h == 0 {
         return;
@@ -478,7 +503,11 @@ mod tests {
         assert!(r.iter().chain(&g).all(|v| (0.0..=1.0).contains(v)));
         hsv_to_rgb(&mut r, &mut g, &mut b);
         for i in 0..333 {
-            assert!((r[i] - r0[i]).abs() < 1e-5 && (g[i] - g0[i]).abs() < 1e-5 && (b[i] - b0[i]).abs() < 1e-5);
+            assert!(
+                (r[i] - r0[i]).abs() < 1e-5
+                    && (g[i] - g0[i]).abs() < 1e-5
+                    && (b[i] - b0[i]).abs() < 1e-5
+            );
         }
     }
 
@@ -487,8 +516,17 @@ mod tests {
         let (w, h) = (37, 23);
         let src = data(w * h, 4);
         let k: Vec<f32> = data(9, 5);
-        let k2d: Vec<f32> = data(35, 6).into_iter().map(|v| if v < 0.2 { 0.0 } else { v }).collect();
-        for border in [Border::Nearest, Border::Reflect, Border::Mirror, Border::Constant(0.25), Border::Wrap] {
+        let k2d: Vec<f32> = data(35, 6)
+            .into_iter()
+            .map(|v| if v < 0.2 { 0.0 } else { v })
+            .collect();
+        for border in [
+            Border::Nearest,
+            Border::Reflect,
+            Border::Mirror,
+            Border::Constant(0.25),
+            Border::Wrap,
+        ] {
             same_on_every_isa("filters", || {
                 let mut a = vec![0.0; w * h];
                 let mut b = vec![0.0; w * h];
@@ -503,7 +541,10 @@ mod tests {
         let mut a = vec![0.0; w * h];
         scalar::convolve_rows(&src, &mut a, w, &k, Border::Reflect);
         let mut b = vec![0.0; w * h];
-        with_isa(Isa::Scalar, || convolve_rows(&src, &mut b, w, &k, Border::Reflect)).unwrap();
+        with_isa(Isa::Scalar, || {
+            convolve_rows(&src, &mut b, w, &k, Border::Reflect)
+        })
+        .unwrap();
         assert_eq!(bits(&a), bits(&b));
         let mut c = vec![0.0; w * h];
         scalar::convolve_cols(&src, &mut c, w, h, &k, Border::Mirror);
@@ -527,8 +568,12 @@ mod tests {
         let mut acc = 0.0f32;
         for ky in 0..3 {
             for kx in 0..5 {
-                let sx = Border::Mirror.index(x as isize + kx as isize - 2, w).unwrap();
-                let sy = Border::Mirror.index(y as isize + ky as isize - 1, h).unwrap();
+                let sx = Border::Mirror
+                    .index(x as isize + kx as isize - 2, w)
+                    .unwrap();
+                let sy = Border::Mirror
+                    .index(y as isize + ky as isize - 1, h)
+                    .unwrap();
                 acc += k[ky * 5 + kx] * src[sy * w + sx];
             }
         }
@@ -543,9 +588,21 @@ mod tests {
         let mx: Vec<f32> = data(n, 11).iter().map(|v| v * 40.0 - 3.0).collect();
         let my: Vec<f32> = data(n, 12).iter().map(|v| v * 25.0 - 3.0).collect();
         // Mostly interior points too, so the vector gather path runs.
-        let ix: Vec<f32> = data(n, 13).iter().map(|v| v.clamp(0.0, 1.0) * 20.0 + 2.0).collect();
-        let iy: Vec<f32> = data(n, 14).iter().map(|v| v.clamp(0.0, 1.0) * 10.0 + 2.0).collect();
-        for border in [Border::Nearest, Border::Reflect, Border::Mirror, Border::Constant(0.5), Border::Wrap] {
+        let ix: Vec<f32> = data(n, 13)
+            .iter()
+            .map(|v| v.clamp(0.0, 1.0) * 20.0 + 2.0)
+            .collect();
+        let iy: Vec<f32> = data(n, 14)
+            .iter()
+            .map(|v| v.clamp(0.0, 1.0) * 10.0 + 2.0)
+            .collect();
+        for border in [
+            Border::Nearest,
+            Border::Reflect,
+            Border::Mirror,
+            Border::Constant(0.5),
+            Border::Wrap,
+        ] {
             same_on_every_isa("remap", || {
                 let mut a = vec![0.0; n];
                 let mut b = vec![0.0; n];
@@ -570,12 +627,19 @@ mod tests {
 
     #[test]
     fn borders_index_like_scipy() {
-        let idx = |b: Border| (-4..8).map(|i| b.index(i, 4).map(|v| v as i32).unwrap_or(-1)).collect::<Vec<_>>();
+        let idx = |b: Border| {
+            (-4..8)
+                .map(|i| b.index(i, 4).map(|v| v as i32).unwrap_or(-1))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(idx(Border::Nearest), [0, 0, 0, 0, 0, 1, 2, 3, 3, 3, 3, 3]);
         assert_eq!(idx(Border::Reflect), [3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0]);
         assert_eq!(idx(Border::Mirror), [2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1]);
         assert_eq!(idx(Border::Wrap), [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
-        assert_eq!(idx(Border::Constant(0.0)), [-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1]);
+        assert_eq!(
+            idx(Border::Constant(0.0)),
+            [-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1]
+        );
         assert_eq!(Border::Mirror.index(-3, 1), Some(0));
     }
 

@@ -161,7 +161,12 @@ impl Simd for Neon {
     unsafe fn gather(base: *const f32, idx: uint32x4_t) -> float32x4_t {
         let mut i = [0u32; 4];
         vst1q_u32(i.as_mut_ptr(), idx);
-        let v = [*base.add(i[0] as usize), *base.add(i[1] as usize), *base.add(i[2] as usize), *base.add(i[3] as usize)];
+        let v = [
+            *base.add(i[0] as usize),
+            *base.add(i[1] as usize),
+            *base.add(i[2] as usize),
+            *base.add(i[3] as usize),
+        ];
         vld1q_f32(v.as_ptr())
     }
 }

@@ -41,7 +41,9 @@ pub fn fill_normal(k0: u32, k1: u32, lo: u32, hi: u32, out: &mut [f32]) {
     }
 }
 
+/// max-then-min rather than `clamp` so NaN becomes 0, as the vector max/min do.
 #[inline(always)]
+#[allow(clippy::manual_clamp)]
 fn clamp(v: f32) -> f32 {
     v.max(0.0).min(1.0)
 }
@@ -214,7 +216,15 @@ pub fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
 }
 
 /// 2-D correlation from the definition: taps in row-major order, zero taps skipped.
-pub fn filter2d(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], kw: usize, border: Border) {
+pub fn filter2d(
+    src: &[f32],
+    dst: &mut [f32],
+    w: usize,
+    h: usize,
+    k: &[f32],
+    kw: usize,
+    border: Border,
+) {
     let kh = k.len() / kw;
     let (rx, ry) = ((kw / 2) as isize, (kh / 2) as isize);
     let at = |x: isize, y: isize| match (border.index(x, w), border.index(y, h)) {

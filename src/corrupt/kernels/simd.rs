@@ -100,7 +100,10 @@ pub(super) unsafe fn fill_uniform<S: Simd>(k0: u32, k1: u32, lo: u32, hi: u32, o
 unsafe fn ln<S: Simd>(x: S::F) -> S::F {
     let bits = S::f_to_bits(x);
     let e = S::u_and(S::u_shr(bits, 23), S::u_splat(0xff));
-    let m = S::bits_to_f(S::u_xor(S::u_and(bits, S::u_splat(0x007f_ffff)), S::u_splat(0x3f80_0000)));
+    let m = S::bits_to_f(S::u_xor(
+        S::u_and(bits, S::u_splat(0x007f_ffff)),
+        S::u_splat(0x3f80_0000),
+    ));
     let big = S::gt(m, S::splat(std::f32::consts::SQRT_2));
     let m = S::select(big, S::mul(m, S::splat(0.5)), m);
     // e - 127 as f32: e < 2^8 converts exactly, then subtract exactly.
@@ -115,7 +118,10 @@ unsafe fn ln<S: Simd>(x: S::F) -> S::F {
     p = S::add(S::splat(1.0 / 3.0), S::mul(s2, p));
     let p = S::mul(s2, p);
     let two_s = S::add(s, s);
-    S::add(S::mul(e, S::splat(LN2_F32)), S::add(two_s, S::mul(two_s, p)))
+    S::add(
+        S::mul(e, S::splat(LN2_F32)),
+        S::add(two_s, S::mul(two_s, p)),
+    )
 }
 
 /// (cos 2πu, sin 2πu); the twin of `detmath::sincos_turn_f32`.
@@ -124,7 +130,10 @@ unsafe fn sincos_turn<S: Simd>(u: S::F) -> (S::F, S::F) {
     let w = S::add(S::mul(u, S::splat(4.0)), S::splat(0.5));
     let f = S::floor(w);
     let q = S::u_and(S::f_to_i(f), S::u_splat(3));
-    let theta = S::mul(S::sub(S::sub(w, f), S::splat(0.5)), S::splat(std::f32::consts::FRAC_PI_2));
+    let theta = S::mul(
+        S::sub(S::sub(w, f), S::splat(0.5)),
+        S::splat(std::f32::consts::FRAC_PI_2),
+    );
     let t = S::mul(theta, theta);
     let mut sp = S::splat(1.0 / 362_880.0);
     sp = S::add(S::splat(-1.0 / 5040.0), S::mul(t, sp));
@@ -220,19 +229,32 @@ pub(super) unsafe fn clamp01<S: Simd>(x: &mut [f32]) {
 #[inline(always)]
 pub(super) unsafe fn affine<S: Simd>(x: &mut [f32], a: f32, b: f32) {
     let (va, vb) = (S::splat(a), S::splat(b));
-    map1::<S>(x, |v| S::add(S::mul(v, va), vb), |t| scalar::affine(t, a, b));
+    map1::<S>(
+        x,
+        |v| S::add(S::mul(v, va), vb),
+        |t| scalar::affine(t, a, b),
+    );
 }
 
 #[inline(always)]
 pub(super) unsafe fn affine_clamp<S: Simd>(x: &mut [f32], a: f32, b: f32) {
     let (va, vb) = (S::splat(a), S::splat(b));
-    map1::<S>(x, |v| clamp::<S>(S::add(S::mul(v, va), vb)), |t| scalar::affine_clamp(t, a, b));
+    map1::<S>(
+        x,
+        |v| clamp::<S>(S::add(S::mul(v, va), vb)),
+        |t| scalar::affine_clamp(t, a, b),
+    );
 }
 
 #[inline(always)]
 pub(super) unsafe fn add_scaled_clamp<S: Simd>(x: &mut [f32], n: &[f32], s: f32) {
     let vs = S::splat(s);
-    map2::<S>(x, n, |v, z| clamp::<S>(S::add(v, S::mul(vs, z))), |a, b| scalar::add_scaled_clamp(a, b, s));
+    map2::<S>(
+        x,
+        n,
+        |v, z| clamp::<S>(S::add(v, S::mul(vs, z))),
+        |a, b| scalar::add_scaled_clamp(a, b, s),
+    );
 }
 
 #[inline(always)]
@@ -260,7 +282,12 @@ pub(super) unsafe fn weighted_sum_clamp<S: Simd>(x: &mut [f32], y: &[f32], a: f3
 #[inline(always)]
 pub(super) unsafe fn axpy<S: Simd>(acc: &mut [f32], x: &[f32], a: f32) {
     let va = S::splat(a);
-    map2::<S>(acc, x, |o, v| S::add(o, S::mul(va, v)), |p, q| scalar::axpy(p, q, a));
+    map2::<S>(
+        acc,
+        x,
+        |o, v| S::add(o, S::mul(va, v)),
+        |p, q| scalar::axpy(p, q, a),
+    );
 }
 
 #[inline(always)]
@@ -352,14 +379,46 @@ pub(super) unsafe fn hsv_to_rgb<S: Simd>(h: &mut [f32], s: &mut [f32], v: &mut [
         let sector = S::select(S::gt(hi, S::splat(5.0)), S::sub(hi, six), hi);
         let sector = S::select(S::gt(S::splat(0.0), sector), S::add(sector, six), sector);
         let is = |k: f32| S::eq(sector, S::splat(k));
-        let r = S::select(is(0.0), vv, S::select(is(1.0), q, S::select(is(2.0), p, S::select(is(3.0), p, S::select(is(4.0), t, vv)))));
-        let g = S::select(is(0.0), t, S::select(is(1.0), vv, S::select(is(2.0), vv, S::select(is(3.0), q, S::select(is(4.0), p, p)))));
-        let b = S::select(is(0.0), p, S::select(is(1.0), p, S::select(is(2.0), t, S::select(is(3.0), vv, S::select(is(4.0), vv, q)))));
+        let r = S::select(
+            is(0.0),
+            vv,
+            S::select(
+                is(1.0),
+                q,
+                S::select(is(2.0), p, S::select(is(3.0), p, S::select(is(4.0), t, vv))),
+            ),
+        );
+        let g = S::select(
+            is(0.0),
+            t,
+            S::select(
+                is(1.0),
+                vv,
+                S::select(is(2.0), vv, S::select(is(3.0), q, S::select(is(4.0), p, p))),
+            ),
+        );
+        let b = S::select(
+            is(0.0),
+            p,
+            S::select(
+                is(1.0),
+                p,
+                S::select(
+                    is(2.0),
+                    t,
+                    S::select(is(3.0), vv, S::select(is(4.0), vv, q)),
+                ),
+            ),
+        );
         // Hues outside [-6, 12) take the scalar path so both agree on every input.
         let odd = S::gt(S::splat(0.0), sector);
         let odd2 = S::gt(sector, S::splat(5.0));
         if S::any(odd) || S::any(odd2) {
-            scalar::hsv_to_rgb(&mut h[i..i + S::LANES], &mut s[i..i + S::LANES], &mut v[i..i + S::LANES]);
+            scalar::hsv_to_rgb(
+                &mut h[i..i + S::LANES],
+                &mut s[i..i + S::LANES],
+                &mut v[i..i + S::LANES],
+            );
         } else {
             S::store(ph.add(i), r);
             S::store(ps.add(i), g);
@@ -411,7 +470,15 @@ pub(super) unsafe fn remap_bilinear<S: Simd>(
             let bot = S::add(c, S::mul(fx, S::sub(d, c)));
             S::store(pd.add(i), S::add(top, S::mul(fy, S::sub(bot, top))));
         } else {
-            scalar::remap_bilinear(src, w, h, &map_x[i..i + S::LANES], &map_y[i..i + S::LANES], &mut dst[i..i + S::LANES], border);
+            scalar::remap_bilinear(
+                src,
+                w,
+                h,
+                &map_x[i..i + S::LANES],
+                &map_y[i..i + S::LANES],
+                &mut dst[i..i + S::LANES],
+                border,
+            );
         }
         i += S::LANES;
     }
