@@ -318,6 +318,28 @@ mod tests {
     }
 
     #[test]
+    fn same_bits_on_every_isa() {
+        use crate::corrupt::kernels::{available, with_isa, Isa};
+        let img = Image::filled(37, 29, 0.4);
+        let img = Image::from_planes(
+            37,
+            29,
+            img.data()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + ((i * 7919) % 23) as f32 / 40.0)
+                .collect(),
+        );
+        for c in ALL {
+            let want = with_isa(Isa::Scalar, || run(*c, &img, 4, 5)).unwrap();
+            for isa in available() {
+                let got = with_isa(isa, || run(*c, &img, 4, 5)).unwrap();
+                assert!(got == want, "{} differs on {}", c.name(), isa.name());
+            }
+        }
+    }
+
+    #[test]
     fn strength_grows_with_severity_and_is_reproducible() {
         let img = page(64, 48);
         for c in ALL {

@@ -392,10 +392,10 @@ impl Corruption for BiasField {
         let (w, h) = (image.width(), image.height());
         let bound = s.pick(&BIAS_COEF);
         let mut c = [[0.0f64; BIAS_ORDER + 1]; BIAS_ORDER + 1];
-        for i in 0..=BIAS_ORDER {
-            for j in 0..=BIAS_ORDER - i {
+        for (i, row) in c.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate().take(BIAS_ORDER + 1 - i) {
                 if i + j > 0 {
-                    c[i][j] = rng.range(-bound, bound);
+                    *v = rng.range(-bound, bound);
                 }
             }
         }
@@ -534,10 +534,10 @@ impl Corruption for MriMotion {
 ///
 /// | severity | 1 | 2 | 3 | 4 | 5 |
 /// |---|---|---|---|---|---|
-/// | sigma | 0.03 | 0.05 | 0.08 | 0.12 | 0.17 |
+/// | sigma | 0.02 | 0.04 | 0.06 | 0.09 | 0.12 |
 pub struct RicianNoise;
 
-const RICIAN_SIGMA: [f32; 5] = [0.03, 0.05, 0.08, 0.12, 0.17];
+const RICIAN_SIGMA: [f32; 5] = [0.02, 0.04, 0.06, 0.09, 0.12];
 
 impl Corruption for RicianNoise {
     fn name(&self) -> &'static str {
@@ -632,6 +632,28 @@ mod tests {
                         assert!(out.data().iter().all(|v| v.is_finite()), "{}", c.name());
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn same_bits_on_every_isa() {
+        use crate::corrupt::kernels::{available, with_isa, Isa};
+        let img = Image::filled(37, 29, 0.4);
+        let img = Image::from_planes(
+            37,
+            29,
+            img.data()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + ((i * 7919) % 23) as f32 / 40.0)
+                .collect(),
+        );
+        for c in ALL {
+            let want = with_isa(Isa::Scalar, || run(*c, &img, 4, 5)).unwrap();
+            for isa in available() {
+                let got = with_isa(isa, || run(*c, &img, 4, 5)).unwrap();
+                assert!(got == want, "{} differs on {}", c.name(), isa.name());
             }
         }
     }
@@ -821,6 +843,6 @@ mod tests {
         let m = p.iter().map(|&v| f64::from(v)).sum::<f64>() / p.len() as f64;
         let sd =
             (p.iter().map(|&v| (f64::from(v) - m).powi(2)).sum::<f64>() / p.len() as f64).sqrt();
-        assert!((sd - 0.08).abs() < 0.004, "{sd}");
+        assert!((sd - 0.06).abs() < 0.003, "{sd}");
     }
 }
