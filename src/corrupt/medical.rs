@@ -509,15 +509,20 @@ impl Corruption for MriMotion {
             }
         }
         // Line order in time: from the most negative frequency to the most positive.
+        let n_lines = if axis == PhaseAxis::Y { h } else { w };
+        let pose_of_line: Vec<usize> = (0..n_lines)
+            .map(|line| {
+                let order = (line + n_lines / 2) % n_lines;
+                let t = (order as f64 + 0.5) / n_lines as f64;
+                times.iter().filter(|&&tt| tt <= t).count()
+            })
+            .collect();
         let mut mixed = vec![C64::new(0.0, 0.0); w * h];
         for kx in 0..w {
             for ky in 0..h {
-                let (line, n) = axis.line(kx, ky, w, h);
-                let order = (line + n / 2) % n;
-                let t = (order as f64 + 0.5) / n as f64;
-                let pose = times.iter().filter(|&&tt| tt <= t).count();
+                let (line, _) = axis.line(kx, ky, w, h);
                 let i = kx * h + ky;
-                mixed[i] = spectra[pose][i];
+                mixed[i] = spectra[pose_of_line[line]][i];
             }
         }
         let out = fft.inverse(mixed);
