@@ -278,7 +278,10 @@ impl DiskPlan {
 fn gaussian_taps(ksize: usize, sigma: f64) -> Vec<f64> {
     let centre = (ksize as f64 - 1.0) * 0.5;
     let g: Vec<f64> = (0..ksize)
-        .map(|i| detmath::exp(-0.5 * (i as f64 - centre).powi(2) / (sigma * sigma)))
+        .map(|i| {
+            let x = i as f64 - centre;
+            detmath::exp(-0.5 * x * x / (sigma * sigma))
+        })
         .collect();
     let sum: f64 = g.iter().sum();
     g.iter().map(|v| v / sum).collect()

@@ -243,7 +243,8 @@ impl Poisson {
         if lam.is_nan() || lam <= 0.0 {
             return 0;
         }
-        // Large means: the draw's spread dwarfs any cap, and huge ones would loop long.
+        // Inputs far above 1 only come from upstream overshoot; cap them so the draw stays
+        // an exactly representable integer.
         let lam = lam.min(1e9);
         let key = lam.to_bits();
         let slot = (((key >> 32) ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % SLOTS;
