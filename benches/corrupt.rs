@@ -26,6 +26,7 @@ fn test_image() -> Image {
 }
 
 fn imagenet_c(c: &mut Criterion) {
+    edgeclip::sysmem::keep_freed_buffers();
     let img = test_image();
     let profile = Profile::load("imagenet-c").expect("built-in profile");
     let mut group = c.benchmark_group("imagenet-c-224");

@@ -12,4 +12,5 @@ pub mod embedding;
 pub mod fsutil;
 pub mod imageio;
 pub mod model;
+pub mod sysmem;
 pub mod zeroshot;

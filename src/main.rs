@@ -13,6 +13,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    edgeclip::sysmem::keep_freed_buffers();
     let cli = cli::Cli::parse();
     if let Err(err) = cli::run(cli) {
         eprintln!("error: {err:#}");
