@@ -214,6 +214,13 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     dispatch!(lerp(a, b, t, out))
 }
 
+/// `out[x] = sum_t k[t] * rows[t][x]` in tap order: one output row of a vertical or 2-D
+/// correlation, with the sum kept in registers across taps.
+pub fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
+    assert!(rows.len() == k.len() && rows.iter().all(|r| r.len() >= out.len()));
+    dispatch!(weighted_rows(rows, k, out))
+}
+
 /// `acc += a * x`.
 pub fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
     assert_eq!(acc.len(), x.len());
@@ -272,20 +279,27 @@ pub fn convolve_rows(src: &[f32], dst: &mut [f32], w: usize, k: &[f32], border: 
 }
 
 /// Vertical correlation with an odd-length kernel.
-pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], border: Border) {
+pub fn convolve_cols(
+    src: &[f32],
+    dst: &mut [f32],
+    w: usize,
+    h: usize,
+    k: &[f32],
+    border: Border,
+) {
     assert!(k.len() % 2 == 1 && src.len() == w * h && dst.len() == w * h);
     let r = (k.len() / 2) as isize;
     let fill_row = vec![border.fill(); w];
+    let mut rows: Vec<&[f32]> = Vec::with_capacity(k.len());
     for y in 0..h {
-        let out = &mut dst[y * w..(y + 1) * w];
-        out.fill(0.0);
-        for (t, &kt) in k.iter().enumerate() {
-            let row = match border.index(y as isize + t as isize - r, h) {
+        rows.clear();
+        for t in 0..k.len() {
+            rows.push(match border.index(y as isize + t as isize - r, h) {
                 Some(j) => &src[j * w..(j + 1) * w],
                 None => &fill_row[..],
-            };
-            axpy(out, row, kt);
+            });
         }
+        weighted_rows(&rows, k, &mut dst[y * w..(y + 1) * w]);
     }
 }
 
@@ -321,22 +335,22 @@ pub(crate) fn filter2d_padded(
     h: usize,
     k: &[f32],
     kw: usize,
-    axpy: fn(&mut [f32], &[f32], f32),
 ) {
     let kh = k.len() / kw;
     let pw = w + kw - 1;
+    let taps: Vec<(usize, usize, f32)> = (0..kh)
+        .flat_map(|ky| (0..kw).map(move |kx| (ky, kx, k[ky * kw + kx])))
+        .filter(|t| t.2 != 0.0)
+        .collect();
+    let weights: Vec<f32> = taps.iter().map(|t| t.2).collect();
+    let mut rows: Vec<&[f32]> = Vec::with_capacity(taps.len());
     for y in 0..h {
-        let out = &mut dst[y * w..(y + 1) * w];
-        out.fill(0.0);
-        for ky in 0..kh {
-            let row = &padded[(y + ky) * pw..(y + ky + 1) * pw];
-            for kx in 0..kw {
-                let kt = k[ky * kw + kx];
-                if kt != 0.0 {
-                    axpy(out, &row[kx..kx + w], kt);
-                }
-            }
+        rows.clear();
+        for &(ky, kx, _) in &taps {
+            let start = (y + ky) * pw + kx;
+            rows.push(&padded[start..start + w]);
         }
+        weighted_rows(&rows, &weights, &mut dst[y * w..(y + 1) * w]);
     }
 }
 
@@ -356,7 +370,7 @@ pub fn filter2d(
         return;
     }
     let padded = pad_plane(src, w, h, kw / 2, k.len() / kw / 2, border);
-    filter2d_padded(&padded, dst, w, h, k, kw, axpy);
+    filter2d_padded(&padded, dst, w, h, k, kw);
 }
 
 /// `acc += weight * (src shifted by (dx, dy))`, edge pixels replicated.

@@ -208,6 +208,10 @@ pub unsafe fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     simd::lerp::<Neon>(a, b, t, out)
 }
 #[target_feature(enable = "neon")]
+pub unsafe fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
+    simd::weighted_rows::<Neon>(rows, k, out)
+}
+#[target_feature(enable = "neon")]
 pub unsafe fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
     simd::axpy::<Neon>(acc, x, a)
 }

@@ -153,12 +153,13 @@ pub fn hsv_to_rgb(h: &mut [f32], s: &mut [f32], v: &mut [f32]) {
 pub fn pad_row(row: &[f32], pad: usize, border: Border, out: &mut Vec<f32>) {
     out.clear();
     let n = row.len() as isize;
-    for i in -(pad as isize)..n + pad as isize {
-        out.push(match border.index(i, row.len()) {
-            Some(j) => row[j],
-            None => border.fill(),
-        });
-    }
+    let at = |i: isize| match border.index(i, row.len()) {
+        Some(j) => row[j],
+        None => border.fill(),
+    };
+    out.extend((-(pad as isize)..0).map(at));
+    out.extend_from_slice(row);
+    out.extend((n..n + pad as isize).map(at));
 }
 
 /// Horizontal correlation with an odd-length kernel, straight from the definition.
@@ -205,6 +206,17 @@ pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32]
             }
             dst[y * w + x] = acc;
         }
+    }
+}
+
+/// `out[x] = sum_t k[t] * rows[t][x]`, accumulated in tap order from 0.
+pub fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = 0.0f32;
+        for (row, &kt) in rows.iter().zip(k) {
+            acc += kt * row[x];
+        }
+        *o = acc;
     }
 }
 

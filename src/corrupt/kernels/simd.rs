@@ -291,6 +291,37 @@ pub(super) unsafe fn axpy<S: Simd>(acc: &mut [f32], x: &[f32], a: f32) {
 }
 
 #[inline(always)]
+pub(super) unsafe fn weighted_rows<S: Simd>(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let po = out.as_mut_ptr();
+    let mut x = 0;
+    // Accumulators stay in registers across all taps; two vectors hide add latency.
+    while x + 2 * S::LANES <= n {
+        let mut a0 = S::splat(0.0);
+        let mut a1 = S::splat(0.0);
+        for (row, &kt) in rows.iter().zip(k) {
+            let kv = S::splat(kt);
+            let p = row.as_ptr().add(x);
+            a0 = S::add(a0, S::mul(kv, S::load(p)));
+            a1 = S::add(a1, S::mul(kv, S::load(p.add(S::LANES))));
+        }
+        S::store(po.add(x), a0);
+        S::store(po.add(x + S::LANES), a1);
+        x += 2 * S::LANES;
+    }
+    while x + S::LANES <= n {
+        let mut a0 = S::splat(0.0);
+        for (row, &kt) in rows.iter().zip(k) {
+            a0 = S::add(a0, S::mul(S::splat(kt), S::load(row.as_ptr().add(x))));
+        }
+        S::store(po.add(x), a0);
+        x += S::LANES;
+    }
+    let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+    scalar::weighted_rows(&tails, k, &mut out[x..]);
+}
+
+#[inline(always)]
 pub(super) unsafe fn lerp<S: Simd>(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     let n = out.len();
     let vt = S::splat(t);

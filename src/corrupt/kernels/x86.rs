@@ -362,6 +362,10 @@ macro_rules! entry_points {
                 simd::lerp::<$ty>(a, b, t, out)
             }
             #[target_feature(enable = $feat)]
+            pub unsafe fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
+                simd::weighted_rows::<$ty>(rows, k, out)
+            }
+            #[target_feature(enable = $feat)]
             pub unsafe fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
                 simd::axpy::<$ty>(acc, x, a)
             }
