@@ -265,12 +265,13 @@ fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option<[f64; 9]> 
             return None;
         }
         a.swap(col, piv);
-        for r in 0..8 {
+        let pivot_row = a[col];
+        for (r, row) in a.iter_mut().enumerate() {
             if r != col {
-                let f = a[r][col] / a[col][col];
+                let f = row[col] / pivot_row[col];
                 if f != 0.0 {
-                    for k in col..9 {
-                        a[r][k] -= f * a[col][k];
+                    for (v, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                        *v -= f * p;
                     }
                 }
             }
@@ -346,11 +347,11 @@ impl Corruption for Perspective {
 /// | severity | 1 | 2 | 3 | 4 | 5 |
 /// |---|---|---|---|---|---|
 /// | grid cells n | 4 | 4 | 5 | 6 | 6 |
-/// | max displacement m (x shorter side) | 0.012 | 0.02 | 0.028 | 0.036 | 0.046 |
+/// | max displacement m (x shorter side) | 0.02 | 0.03 | 0.04 | 0.052 | 0.066 |
 pub struct GridElastic;
 
 const GRID_ELASTIC_CELLS: [usize; 5] = [4, 4, 5, 6, 6];
-const GRID_ELASTIC_MAG: [f64; 5] = [0.012, 0.02, 0.028, 0.036, 0.046];
+const GRID_ELASTIC_MAG: [f64; 5] = [0.02, 0.03, 0.04, 0.052, 0.066];
 
 fn smoothstep(t: f32) -> f32 {
     t * t * (3.0 - 2.0 * t)
@@ -441,11 +442,11 @@ impl Corruption for GridElastic {
 /// | severity | 1 | 2 | 3 | 4 | 5 |
 /// |---|---|---|---|---|---|
 /// | steps | 5 | 5 | 5 | 5 | 5 |
-/// | limit | 0.1 | 0.2 | 0.3 | 0.4 | 0.5 |
+/// | limit | 0.15 | 0.25 | 0.35 | 0.45 | 0.6 |
 pub struct GridDistortion;
 
 const GRID_DISTORT_STEPS: usize = 5;
-const GRID_DISTORT_LIMIT: [f64; 5] = [0.1, 0.2, 0.3, 0.4, 0.5];
+const GRID_DISTORT_LIMIT: [f64; 5] = [0.15, 0.25, 0.35, 0.45, 0.6];
 
 /// Source coordinate for each of `len` output pixels along one axis.
 fn distort_axis(len: usize, limit: f64, rng: &mut Rng) -> Vec<f32> {
@@ -602,11 +603,11 @@ impl Corruption for Occlusion {
             let remaining = (target - covered).max(0.02 * n as f64);
             let finger = rng.chance(0.5);
             let blob = if finger {
-                // Finger: width ~ 10-18% of the short side, reaching in from an edge.
-                let b = (rng.range(0.05, 0.09) * short).max(0.6);
+                // Finger: width ~ 16-28% of the short side, reaching in from an edge.
+                let b = (rng.range(0.08, 0.14) * short).max(0.6);
                 let a = (remaining / (std::f64::consts::PI * b))
-                    .min(0.8 * wf.max(hf))
-                    .max(1.5 * b);
+                    .min(3.2 * b)
+                    .max(1.8 * b);
                 let edge = rng.below(4);
                 let along = rng.uniform_f64();
                 let tilt = rng.range(-0.5, 0.5);
@@ -666,7 +667,7 @@ impl Corruption for Occlusion {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::corrupt::corrupt;
 
