@@ -698,7 +698,7 @@ pub(crate) mod tests {
     #[test]
     fn every_corruption_survives_odd_sizes() {
         for c in ALL {
-            for (w, h) in [(1, 1), (1, 9), (9, 1), (2, 2), (33, 17)] {
+            for (w, h) in [(1, 1), (1, 9), (9, 1), (2, 2), (33, 17), (120, 3), (3, 90)] {
                 let img = test_image(w, h);
                 for s in Severity::ALL {
                     for seed in 0..3 {
