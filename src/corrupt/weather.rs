@@ -1360,6 +1360,26 @@ mod tests {
     }
 
     #[test]
+    fn identical_bits_on_every_isa() {
+        use crate::corrupt::kernels::{available, with_isa, Isa};
+        let img = test_image(37, 23);
+        for c in ALL {
+            for s in [Severity::ALL[0], Severity::ALL[4]] {
+                let want = with_isa(Isa::Scalar, || corrupt(&img, *c, s, 4)).unwrap();
+                for isa in available() {
+                    let got = with_isa(isa, || corrupt(&img, *c, s, 4)).unwrap();
+                    assert!(
+                        got == want,
+                        "{} {s}: {} differs from scalar",
+                        c.name(),
+                        isa.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn deterministic_per_seed() {
         let img = test_image(40, 30);
         for c in ALL {
