@@ -279,14 +279,7 @@ pub fn convolve_rows(src: &[f32], dst: &mut [f32], w: usize, k: &[f32], border: 
 }
 
 /// Vertical correlation with an odd-length kernel.
-pub fn convolve_cols(
-    src: &[f32],
-    dst: &mut [f32],
-    w: usize,
-    h: usize,
-    k: &[f32],
-    border: Border,
-) {
+pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], border: Border) {
     assert!(k.len() % 2 == 1 && src.len() == w * h && dst.len() == w * h);
     let r = (k.len() / 2) as isize;
     let fill_row = vec![border.fill(); w];
