@@ -340,7 +340,11 @@ impl Corruption for GlassBlur {
         let (w, h) = (image.width(), image.height());
         let blurred = filters::gaussian_blur(image, sigma);
         let (r, g, b) = blurred.planes();
-        let quant = |v: f32| (v.clamp(0.0, 1.0) * 255.0) as u32;
+        // max/min sends NaN to 0, so the unchecked conversion always sees [0, 255]; the
+        // checked `as` would stop this loop from vectorising.
+        #[allow(clippy::manual_clamp)]
+        // SAFETY: the argument is finite and within [0, 255].
+        let quant = |v: f32| unsafe { (v.max(0.0).min(1.0) * 255.0).to_int_unchecked::<u32>() };
         let mut px: Vec<u32> = (0..w * h)
             .map(|i| quant(r[i]) | quant(g[i]) << 8 | quant(b[i]) << 16)
             .collect();
@@ -360,16 +364,32 @@ fn jitter_pixels(px: &mut [u32], w: usize, h: usize, d: usize, iterations: usize
     }
     let cols = w - 2 * d;
     let span = (2 * d) as f32;
-    let mut u = vec![0.0f32; 2 * cols];
+    let (w32, d32) = (w as u32, d as u32);
+    let mut u = vec![0.0f32; cols];
+    let mut src = vec![0u32; cols];
     for _ in 0..iterations {
         for y in (d + 1..=h - d).rev() {
             rng.fill_uniform(&mut u);
-            for (j, x) in (d + 1..=w - d).rev().enumerate() {
-                // floor(u * 2d) is uniform on 0..2d; shifted, on [-d, d - 1].
-                let dx = (u[2 * j] * span) as usize;
-                let dy = (u[2 * j + 1] * span) as usize;
-                let src = (y + dy - d) * w + (x + dx - d);
-                px[y * w + x] = px[src];
+            // Source indices first, in a loop the compiler vectorises (u32 maths: images
+            // are limited to 2^28 pixels); the copies must then run in the reference's
+            // order because later ones read earlier results.
+            let y32 = y as u32;
+            for (j, (s, &uj)) in src.iter_mut().zip(&u).enumerate() {
+                let x = w32 - d32 - j as u32;
+                // One uniform gives both offsets: floor(u * 2d) is uniform on 0..2d, and
+                // the fraction left over is again uniform on [0, 1). Shifted by -d, both
+                // lie on [-d, d - 1] as the reference's randint(-d, d).
+                let a = uj * span;
+                // SAFETY: u is in [0, 1), so a is finite and in [0, 2d).
+                let dx = unsafe { a.to_int_unchecked::<u32>() };
+                let b = (a - dx as f32) * span;
+                // SAFETY: a - dx is in [0, 1), so b is finite and in [0, 2d).
+                let dy = unsafe { b.to_int_unchecked::<u32>() };
+                *s = (y32 + dy - d32) * w32 + (x + dx - d32);
+            }
+            let row = y * w;
+            for (j, &s) in src.iter().enumerate() {
+                px[row + w - d - j] = px[s as usize];
             }
         }
     }
