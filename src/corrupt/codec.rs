@@ -5,7 +5,6 @@ use std::os::raw::{c_int, c_ulong};
 use image::RgbImage;
 
 use super::{Corruption, Family, Image, Param, Rng, Severity};
-use crate::model::manifest::Resample;
 
 /// The corruptions of this family, in catalogue order.
 pub const ALL: &[&dyn Corruption] = &[&JpegCompression, &Pixelate];
@@ -188,18 +187,120 @@ impl Corruption for Pixelate {
     }
     fn apply(&self, image: &Image, s: Severity, _rng: &mut Rng) -> Image {
         let c = s.pick(&PIXELATE);
-        let rgb = image.to_rgb8();
-        let (w, h) = rgb.dimensions();
-        let small_w = ((f64::from(w) * c) as u32).max(1);
-        let small_h = ((f64::from(h) * c) as u32).max(1);
-        let small = box_resize(&rgb, small_w, small_h);
-        Image::from_rgb8(&crate::model::resample::resize(
-            &small,
-            w,
-            h,
-            Resample::Nearest,
-        ))
+        let (w, h) = (image.width(), image.height());
+        let small_w = ((w as f64 * c) as usize).max(1);
+        let small_h = ((h as f64 * c) as usize).max(1);
+        pixelate(image, small_w, small_h)
     }
+}
+
+/// Pillow's BOX filter weights along one axis, flattened: output i reads `len[i]` inputs
+/// from `start[i]` with weights `weights[i * taps..]`.
+struct BoxTaps {
+    start: Vec<usize>,
+    len: Vec<usize>,
+    taps: usize,
+    weights: Vec<i32>,
+}
+
+impl BoxTaps {
+    fn new(in_size: usize, out_size: usize) -> BoxTaps {
+        let coeffs = box_coeffs(in_size, out_size);
+        let taps = coeffs.iter().map(|(_, k)| k.len()).max().unwrap_or(0);
+        let mut weights = vec![0i32; taps * out_size];
+        for (i, (_, k)) in coeffs.iter().enumerate() {
+            weights[i * taps..i * taps + k.len()].copy_from_slice(k);
+        }
+        BoxTaps {
+            start: coeffs.iter().map(|c| c.0).collect(),
+            len: coeffs.iter().map(|c| c.1.len()).collect(),
+            taps,
+            weights,
+        }
+    }
+}
+
+/// For each of `out` outputs, the input PIL's NEAREST resize from `input` samples picks.
+fn nearest_index(input: usize, out: usize) -> Vec<usize> {
+    let scale = input as f64 / out as f64;
+    (0..out)
+        .map(|x| (((x as f64 + 0.5) * scale) as usize).min(input - 1))
+        .collect()
+}
+
+/// `box_resize` to `sw x sh` then NEAREST back up, plane by plane on the planar image:
+/// the same 8-bit arithmetic as going through `RgbImage`, without the interleaving.
+fn pixelate(image: &Image, sw: usize, sh: usize) -> Image {
+    let (w, h) = (image.width(), image.height());
+    let round = 1i32 << (PRECISION_BITS - 1);
+    let clip8 = |acc: i32| (acc >> PRECISION_BITS).clamp(0, 255) as u8;
+    let hx = (sw != w).then(|| BoxTaps::new(w, sw));
+    let vy = (sh != h).then(|| BoxTaps::new(h, sh));
+    let xs = nearest_index(sw, w);
+    let ys = nearest_index(sh, h);
+    let mut out = Image::new(w, h);
+    let mut src8 = vec![0u8; w * h];
+    let mut mid = vec![0u8; h * sw];
+    let mut small = vec![0u8; sw * sh];
+    let mut acc = vec![0i32; sw];
+    let mut small_f = vec![0.0f32; sw * sh];
+    for c in 0..3 {
+        // `to_rgb8`'s conversion, kept identical.
+        for (d, &v) in src8.iter_mut().zip(image.plane(c)) {
+            *d = (v.clamp(0.0, 1.0) * 255.0 + 1e-4) as u8;
+        }
+        match &hx {
+            Some(t) => {
+                for (line, out_line) in src8.chunks_exact(w).zip(mid.chunks_exact_mut(sw)) {
+                    for (xx, o) in out_line.iter_mut().enumerate() {
+                        let k = &t.weights[xx * t.taps..xx * t.taps + t.len[xx]];
+                        let px = &line[t.start[xx]..t.start[xx] + k.len()];
+                        let mut a = round;
+                        for (&kj, &p) in k.iter().zip(px) {
+                            a += kj * i32::from(p);
+                        }
+                        *o = clip8(a);
+                    }
+                }
+            }
+            None => mid.copy_from_slice(&src8),
+        }
+        match &vy {
+            Some(t) => {
+                for (yy, out_row) in small.chunks_exact_mut(sw).enumerate() {
+                    acc.fill(round);
+                    let k = &t.weights[yy * t.taps..yy * t.taps + t.len[yy]];
+                    for (j, &kj) in k.iter().enumerate() {
+                        let row = &mid[(t.start[yy] + j) * sw..(t.start[yy] + j + 1) * sw];
+                        for (a, &p) in acc.iter_mut().zip(row) {
+                            *a += kj * i32::from(p);
+                        }
+                    }
+                    for (o, &a) in out_row.iter_mut().zip(&acc) {
+                        *o = clip8(a);
+                    }
+                }
+            }
+            None => small.copy_from_slice(&mid),
+        }
+        for (f, &b) in small_f.iter_mut().zip(&small) {
+            *f = f32::from(b) / 255.0;
+        }
+        let plane = out.plane_mut(c);
+        for y in 0..h {
+            let (done, rest) = plane.split_at_mut(y * w);
+            let row = &mut rest[..w];
+            if y > 0 && ys[y] == ys[y - 1] {
+                row.copy_from_slice(&done[(y - 1) * w..]);
+                continue;
+            }
+            let src = &small_f[ys[y] * sw..(ys[y] + 1) * sw];
+            for (o, &x) in row.iter_mut().zip(&xs) {
+                *o = src[x];
+            }
+        }
+    }
+    out
 }
 
 /// Fixed-point fraction bits of Pillow's 8-bit resampler.
@@ -371,6 +472,44 @@ mod tests {
         assert!(box_resize(&flat, 11, 6)
             .pixels()
             .all(|p| p.0 == [9, 99, 199]));
+    }
+
+    #[test]
+    fn planar_pixelate_matches_the_rgb_path() {
+        use crate::model::manifest::Resample;
+        let sizes = [
+            (1, 1),
+            (1, 9),
+            (9, 1),
+            (2, 2),
+            (33, 17),
+            (37, 23),
+            (100, 75),
+            (224, 224),
+        ];
+        for (w, h) in sizes {
+            let mut im = test_image(w, h);
+            // Off-grid and out-of-range values go through the same truncation.
+            let d = im.data_mut();
+            d[0] = 0.123_456;
+            d[d.len() - 1] = 1.7;
+            d[d.len() / 2] = -0.2;
+            for s in Severity::ALL {
+                let c = s.pick(&PIXELATE);
+                let rgb = im.to_rgb8();
+                let sw = ((f64::from(w as u32) * c) as u32).max(1);
+                let sh = ((f64::from(h as u32) * c) as u32).max(1);
+                let want = crate::model::resample::resize(
+                    &box_resize(&rgb, sw, sh),
+                    w as u32,
+                    h as u32,
+                    Resample::Nearest,
+                );
+                let got = Pixelate.apply(&im, s, &mut Rng::new(0, "t"));
+                assert_eq!(got.to_rgb8(), want, "{w}x{h} s{s}");
+                assert_eq!(got.data(), Image::from_rgb8(&want).data(), "{w}x{h} s{s}");
+            }
+        }
     }
 
     #[test]

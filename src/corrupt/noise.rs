@@ -44,8 +44,11 @@ impl Corruption for GaussianNoise {
 /// so `c` is the photon count of a full-scale sample and dim pixels are noisier
 /// relative to their level.
 ///
-/// The Poisson draws are exact: inversion of the cumulative distribution for
-/// `lambda < 10`, Hörmann's transformed rejection (PTRS, the method numpy uses) above.
+/// The Poisson draws are exact. Samples on the 8-bit grid (`x = k / 255`, what every
+/// decoded photo holds) draw from a Walker alias table per level, built once per
+/// severity: one 48-bit uniform per sample. Other values fall back to inversion of the
+/// cumulative distribution for `lambda < 10` and Hörmann's transformed rejection (PTRS,
+/// the method numpy uses) above.
 ///
 /// | severity | 1 | 2 | 3 | 4 | 5 |
 /// |---|---|---|---|---|---|
@@ -69,14 +72,142 @@ impl Corruption for ShotNoise {
     }
     fn apply(&self, image: &Image, s: Severity, rng: &mut Rng) -> Image {
         let c = s.pick(&SHOT);
+        let tables = shot_tables(s);
         let mut out = image.clone();
-        let mut poisson = Poisson::new();
-        for v in out.data_mut() {
-            let k = poisson.sample(*v, c, rng);
-            *v = (k as f64 / c) as f32;
+        let mut poisson: Option<Poisson> = None;
+        let mut u = [0.0f32; 2 * SHOT_CHUNK];
+        for chunk in out.data_mut().chunks_mut(SHOT_CHUNK) {
+            let u = &mut u[..2 * chunk.len()];
+            rng.fill_uniform(u);
+            for (v, pair) in chunk.iter_mut().zip(u.chunks_exact(2)) {
+                let t = *v * 255.0;
+                // A truncating cast rather than `round` (a libm call on baseline x86_64);
+                // NaN gives 0 and fails the test below.
+                let level = (t + 0.5) as i32;
+                *v = if (t - level as f32).abs() < 1e-4 && (0..=255).contains(&level) {
+                    tables.sample(level as usize, pair[0], pair[1])
+                } else {
+                    let k = poisson.get_or_insert_with(Poisson::new).sample(*v, c, rng);
+                    (k as f64 / c) as f32
+                };
+            }
         }
         out
     }
+}
+
+/// Samples per batch of uniforms drawn for the alias tables.
+const SHOT_CHUNK: usize = 2048;
+/// Poisson mass left out of an alias table's support (the tail beyond its last entry).
+const TAIL_MASS: f64 = 1e-12;
+/// 2^48: the resolution of the alias tables' acceptance thresholds.
+const ALIAS_ONE: u64 = 1 << 48;
+
+/// One alias-table slot: accept with probability `thr / 2^48` and give `keep`, else
+/// give `alt` (the outputs `k / c` stored ready-made).
+#[derive(Clone, Copy)]
+struct AliasSlot {
+    thr: u64,
+    keep: f32,
+    alt: f32,
+}
+
+/// Walker alias tables of Poisson(k / 255 c) for k = 0..=255 at one severity.
+struct ShotTables {
+    /// (first slot, slot count) of level k.
+    spans: [(u32, u32); 256],
+    slots: Vec<AliasSlot>,
+}
+
+impl ShotTables {
+    fn new(c: f64) -> ShotTables {
+        let mut spans = [(0u32, 0u32); 256];
+        let mut slots = Vec::new();
+        let mut pmf = Vec::new();
+        for (k, span) in spans.iter_mut().enumerate() {
+            // The same lambda the exact sampler forms for the f32 input k / 255.
+            let lam = f64::from(k as f32 / 255.0) * c;
+            poisson_pmf(lam, &mut pmf);
+            *span = (slots.len() as u32, pmf.len() as u32);
+            let value = |j: usize| (j as f64 / c) as f32;
+            alias_table(&pmf, &mut slots, value);
+        }
+        ShotTables { spans, slots }
+    }
+
+    /// One draw for level `k` from two uniforms of `fill_uniform` (24 bits each).
+    #[inline]
+    fn sample(&self, k: usize, u0: f32, u1: f32) -> f32 {
+        let (first, n) = self.spans[k];
+        // The uniforms are multiples of 2^-24 below 1, so these are their exact bits.
+        let hi = u64::from((u0 * 16_777_216.0) as u32);
+        let lo = u64::from((u1 * 16_777_216.0) as u32);
+        let m = ((hi << 24) | lo) * u64::from(n);
+        let slot = &self.slots[first as usize + (m >> 48) as usize];
+        if (m & (ALIAS_ONE - 1)) < slot.thr {
+            slot.keep
+        } else {
+            slot.alt
+        }
+    }
+}
+
+/// The tables of severity `s`, built on first use.
+fn shot_tables(s: Severity) -> &'static ShotTables {
+    static TABLES: [OnceLock<ShotTables>; 5] = [const { OnceLock::new() }; 5];
+    let i = usize::from(s.level()) - 1;
+    TABLES[i].get_or_init(|| ShotTables::new(SHOT[i]))
+}
+
+/// The Poisson(`lam`) pmf from 0 up to where the tail beyond holds less than
+/// `TAIL_MASS`, renormalised to sum to 1.
+fn poisson_pmf(lam: f64, out: &mut Vec<f64>) {
+    out.clear();
+    let mut p = detmath::exp(-lam);
+    let mut j = 0usize;
+    loop {
+        out.push(p);
+        let next = p * lam / (j + 1) as f64;
+        // Past the mode the terms shrink at least geometrically by lam / (j + 2), so
+        // the tail after j is below next / (1 - lam / (j + 2)).
+        let ratio = lam / (j + 2) as f64;
+        if (j + 1) as f64 > lam && ratio < 1.0 && next / (1.0 - ratio) < TAIL_MASS {
+            break;
+        }
+        p = next;
+        j += 1;
+    }
+    let total: f64 = out.iter().sum();
+    for v in out.iter_mut() {
+        *v /= total;
+    }
+}
+
+/// Appends Vose's alias table of `pmf` (outcome j reported as `value(j)`) to `slots`.
+fn alias_table(pmf: &[f64], slots: &mut Vec<AliasSlot>, value: impl Fn(usize) -> f32) {
+    let n = pmf.len();
+    let mut q: Vec<f64> = pmf.iter().map(|&p| p * n as f64).collect();
+    let mut alias: Vec<usize> = (0..n).collect();
+    let mut small: Vec<usize> = (0..n).filter(|&j| q[j] < 1.0).collect();
+    let mut large: Vec<usize> = (0..n).filter(|&j| q[j] >= 1.0).collect();
+    while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+        small.pop();
+        alias[s] = l;
+        q[l] -= 1.0 - q[s];
+        if q[l] < 1.0 {
+            large.pop();
+            small.push(l);
+        }
+    }
+    // Whatever is left is 1 up to rounding.
+    for j in large.into_iter().chain(small) {
+        q[j] = 1.0;
+    }
+    slots.extend((0..n).map(|j| AliasSlot {
+        thr: ((q[j] * ALIAS_ONE as f64).round() as u64).min(ALIAS_ONE),
+        keep: value(j),
+        alt: value(alias[j]),
+    }));
 }
 
 /// Impulse noise (ImageNet-C `impulse_noise`, scikit-image `random_noise(mode='s&p')`):
@@ -565,6 +696,55 @@ mod tests {
         }
         assert!((ln_factorial(300) - ln_factorial(299) - detmath::ln(300.0)).abs() < 1e-9);
         assert!((ln_factorial(255) - ln_factorial(254) - detmath::ln(255.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn alias_tables_reproduce_the_pmf() {
+        for s in [Severity::new(1).unwrap(), Severity::new(5).unwrap()] {
+            let c = s.pick(&SHOT);
+            let t = shot_tables(s);
+            let mut pmf = Vec::new();
+            for k in [0usize, 1, 77, 128, 255] {
+                poisson_pmf(f64::from(k as f32 / 255.0) * c, &mut pmf);
+                let (first, n) = t.spans[k];
+                assert_eq!(n as usize, pmf.len());
+                let mut got = vec![0.0f64; pmf.len()];
+                let index = |v: f32| (f64::from(v) * c).round() as usize;
+                for slot in &t.slots[first as usize..(first + n) as usize] {
+                    let keep = slot.thr as f64 / ALIAS_ONE as f64;
+                    got[index(slot.keep)] += keep / f64::from(n);
+                    got[index(slot.alt)] += (1.0 - keep) / f64::from(n);
+                }
+                for (j, (g, p)) in got.iter().zip(&pmf).enumerate() {
+                    assert!((g - p).abs() < 1e-13, "s{s} k {k} j {j}: {g} vs {p}");
+                }
+                // The truncated tail is negligible and the mean is k / 255 c.
+                let mean: f64 = pmf.iter().enumerate().map(|(j, p)| j as f64 * p).sum();
+                let lam = f64::from(k as f32 / 255.0) * c;
+                assert!((mean - lam).abs() < 1e-9 * (1.0 + lam), "{mean} vs {lam}");
+            }
+        }
+    }
+
+    #[test]
+    fn off_grid_values_use_the_exact_sampler() {
+        // Mixed on- and off-grid inputs: both paths unbiased.
+        let mut im = Image::new(64, 64);
+        for (i, v) in im.data_mut().iter_mut().enumerate() {
+            *v = if i % 2 == 0 { 0.401 } else { 102.0 / 255.0 };
+        }
+        let out = ShotNoise.apply(&im, Severity::new(2).unwrap(), &mut Rng::new(4, "t"));
+        for parity in 0..2 {
+            let vals: Vec<f64> = out
+                .data()
+                .iter()
+                .skip(parity)
+                .step_by(2)
+                .map(|&v| f64::from(v))
+                .collect();
+            let m = vals.iter().sum::<f64>() / vals.len() as f64;
+            assert!((m - 0.4).abs() < 0.01, "{parity}: {m}");
+        }
     }
 
     #[test]
