@@ -11,6 +11,7 @@
 use super::filters;
 use super::kernels::{self, Border};
 use super::{detmath, Corruption, Family, Image, Param, Rng, Severity};
+use std::sync::OnceLock;
 
 /// The corruptions of this family, in catalogue order.
 pub const ALL: &[&dyn Corruption] = &[&Snow, &Frost, &Fog, &Spatter, &Rain, &LensDroplets];
@@ -21,9 +22,9 @@ pub const ALL: &[&dyn Corruption] = &[&Snow, &Frost, &Fog, &Spatter, &Rain, &Len
 /// Fog (ImageNet-C `fog`): a diamond-square plasma fractal (the reference's
 /// `plasma_fractal`, map side the next power of two of the largest of height, width
 /// and 3 channels, wibble starting at 100 and divided by `decay` per level, normalised
-/// to [0, 1]) is added with weight `amplitude`, then the image is rescaled by
-/// `max / (max + amplitude)` (`max` = the brightest input sample) so it dims and loses
-/// contrast under the haze.
+/// to [0, 1]; generated in f32) is added with weight `amplitude`, then the image is
+/// rescaled by `max / (max + amplitude)` (`max` = the brightest input sample) so it
+/// dims and loses contrast under the haze.
 ///
 /// | severity | 1 | 2 | 3 | 4 | 5 |
 /// |---|---|---|---|---|---|
@@ -33,62 +34,86 @@ pub struct Fog;
 
 const FOG: [(f32, f64); 5] = [(1.5, 2.0), (2.0, 2.0), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4)];
 
-/// The reference's diamond-square heightmap on a `size x size` torus (size a power of
-/// two), normalised to [0, 1], row-major.
-pub fn plasma_fractal(size: usize, decay: f64, rng: &mut Rng) -> Vec<f64> {
-    let n = size.max(1);
-    let mut map = vec![0.0f64; n * n];
-    let mut step = n;
-    let mut wibble = 100.0f64;
-    let mut draws: Vec<f32> = Vec::new();
-    while step >= 2 {
-        let half = step / 2;
-        let m = n / step;
-        draws.resize(3 * m * m, 0.0);
-        rng.fill_uniform(&mut draws);
-        let (sq, rest) = draws.split_at(m * m);
-        let (d1, d2) = rest.split_at(m * m);
-        let jitter = |u: f32| wibble * (-wibble + 2.0 * wibble * f64::from(u));
-        // Squares: centre = mean of the four corners + wibble (corners wrap around).
-        for i in 0..m {
-            let (r0, r1) = (i * step * n, ((i + 1) % m) * step * n);
-            for j in 0..m {
-                let (c0, c1) = (j * step, ((j + 1) % m) * step);
-                let s = (map[r0 + c0] + map[r1 + c0]) + (map[r0 + c1] + map[r1 + c1]);
-                map[r0 + half * n + c0 + half] = s / 4.0 + jitter(sq[i * m + j]);
-            }
-        }
-        // Diamonds: edge midpoints = mean of the two centres and two corners beside them.
-        for i in 0..m {
-            let (r, rc, rc_up) = (
-                i * step * n,
-                (i * step + half) * n,
-                (((i + m - 1) % m) * step + half) * n,
-            );
-            let r_down = ((i + 1) % m) * step * n;
-            for j in 0..m {
-                let (c, cc) = (j * step, j * step + half);
-                let (c_right, cc_left) = (((j + 1) % m) * step, ((j + m - 1) % m) * step + half);
-                let top = (map[rc + cc] + map[rc_up + cc]) + (map[r + c] + map[r + c_right]);
-                map[r + cc] = top / 4.0 + jitter(d1[i * m + j]);
-                let left = (map[rc + cc] + map[rc + cc_left]) + (map[r + c] + map[r_down + c]);
-                map[rc + c] = left / 4.0 + jitter(d2[i * m + j]);
-            }
-        }
-        step /= 2;
-        wibble /= decay;
-    }
-    let lo = map.iter().copied().fold(f64::INFINITY, f64::min);
-    for v in map.iter_mut() {
-        *v -= lo;
-    }
-    let hi = map.iter().copied().fold(0.0f64, f64::max);
-    if hi > 0.0 {
+/// The reference's diamond-square heightmap on a `size x size` torus (`size` rounded
+/// up to a power of two), normalised to [0, 1], row-major.
+pub fn plasma_fractal(size: usize, decay: f64, rng: &mut Rng) -> Vec<f32> {
+    let (mut map, lo, range) = plasma_raw(size.max(1).next_power_of_two(), decay, rng);
+    if range > 0.0 {
         for v in map.iter_mut() {
-            *v /= hi;
+            *v = (*v - lo) / range;
         }
     }
     map
+}
+
+/// The unnormalised heightmap (`n` a power of two) with its minimum and range.
+///
+/// Built coarse to fine in f32: the corner grid of one level (side `m`, spacing
+/// `step`) is expanded into the grid of the next (side `2m`) row by row, so every inner
+/// loop runs over contiguous rows without wrap-around arithmetic. Each new row pair
+/// takes, per old corner, the corner and the midpoint of the edge to its right (even
+/// row), and the midpoint of the edge below it and the square centre (odd row). The
+/// reference's rolls become the neighbouring rows and columns on the torus; random
+/// draws are consumed in its order (centres, top edges, left edges).
+fn plasma_raw(n: usize, decay: f64, rng: &mut Rng) -> (Vec<f32>, f32, f32) {
+    let mut grid = vec![0.0f32; 1];
+    let mut next: Vec<f32> = Vec::with_capacity(n * n);
+    let mut centres: Vec<f32> = Vec::with_capacity(n * n / 4);
+    let mut draws: Vec<f32> = Vec::with_capacity(3 * n * n / 4);
+    let mut sums: Vec<f32> = Vec::with_capacity(n / 2 + 1);
+    let mut wibble = 100.0f64;
+    let mut m = 1;
+    while m < n {
+        // wibble * U(-wibble, wibble) = lo + span * u.
+        let (lo, span) = ((-wibble * wibble) as f32, (2.0 * wibble * wibble) as f32);
+        draws.resize(3 * m * m, 0.0);
+        rng.fill_uniform(&mut draws);
+        let (sq, rest) = draws.split_at(m * m);
+        let (d_top, d_left) = rest.split_at(m * m);
+        // Square centres: (corner + corner below) + the same one column to the right.
+        centres.resize(m * m, 0.0);
+        for i in 0..m {
+            let (a, b) = (&grid[i * m..(i + 1) * m], &grid[(i + 1) % m * m..][..m]);
+            sums.clear();
+            sums.extend(a.iter().zip(b).map(|(x, y)| x + y));
+            sums.push(sums[0]);
+            let row = &mut centres[i * m..(i + 1) * m];
+            for ((c, s), &u) in row.iter_mut().zip(sums.windows(2)).zip(&sq[i * m..]) {
+                *c = (s[0] + s[1]) * 0.25 + (lo + span * u);
+            }
+        }
+        let m2 = 2 * m;
+        next.resize(m2 * m2, 0.0);
+        for i in 0..m {
+            let a = &grid[i * m..(i + 1) * m];
+            let a_down = &grid[(i + 1) % m * m..][..m];
+            let c = &centres[i * m..(i + 1) * m];
+            let c_up = &centres[(i + m - 1) % m * m..][..m];
+            let (even, odd) = next[2 * i * m2..(2 * i + 2) * m2].split_at_mut(m2);
+            // Even row: corners and top-edge midpoints (centres above and below, the
+            // corners left and right).
+            for j in 0..m {
+                let right = a[if j + 1 == m { 0 } else { j + 1 }];
+                even[2 * j] = a[j];
+                even[2 * j + 1] =
+                    ((c[j] + c_up[j]) + (a[j] + right)) * 0.25 + (lo + span * d_top[i * m + j]);
+            }
+            // Odd row: left-edge midpoints (centres left and right, the corners above
+            // and below) and the centres.
+            for j in 0..m {
+                let left = c[if j == 0 { m - 1 } else { j - 1 }];
+                odd[2 * j] =
+                    ((c[j] + left) + (a[j] + a_down[j])) * 0.25 + (lo + span * d_left[i * m + j]);
+                odd[2 * j + 1] = c[j];
+            }
+        }
+        std::mem::swap(&mut grid, &mut next);
+        m = m2;
+        wibble /= decay;
+    }
+    let lo = grid.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = grid.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (grid, lo, hi - lo)
 }
 
 /// Fog with a given plasma field (`H x W`, row-major, already cropped), so tests can
@@ -96,22 +121,40 @@ pub fn plasma_fractal(size: usize, decay: f64, rng: &mut Rng) -> Vec<f64> {
 pub fn fog_with_field(image: &Image, severity: Severity, field: &[f32]) -> Image {
     assert_eq!(field.len(), image.len(), "field size");
     let (amp, _) = severity.pick(&FOG);
-    let max = image
-        .data()
-        .iter()
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
     let mut out = image.clone();
     if image.is_empty() {
         return out;
     }
+    let max = min_max(image.data()).1;
+    // (x + amp * field) * scale, clipped as the reference does.
     let scale = max / (max + amp);
     for c in 0..3 {
-        let p = out.plane_mut(c);
-        kernels::axpy(p, field, amp);
-        kernels::affine(p, scale, 0.0);
+        kernels::weighted_sum_clamp(out.plane_mut(c), field, scale, amp * scale);
     }
     out
+}
+
+/// Minimum and maximum of a slice (infinities when empty), in independent lanes so
+/// the loop vectorises; exact, as min and max are associative.
+fn min_max(p: &[f32]) -> (f32, f32) {
+    const L: usize = 16;
+    let mut lo = [f32::INFINITY; L];
+    let mut hi = [f32::NEG_INFINITY; L];
+    let chunks = p.chunks_exact(L);
+    let tail = chunks.remainder();
+    for ch in chunks {
+        for k in 0..L {
+            lo[k] = if ch[k] < lo[k] { ch[k] } else { lo[k] };
+            hi[k] = if ch[k] > hi[k] { ch[k] } else { hi[k] };
+        }
+    }
+    let lo = lo.iter().chain(tail).copied().fold(f32::INFINITY, f32::min);
+    let hi = hi
+        .iter()
+        .chain(tail)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    (lo, hi)
 }
 
 impl Corruption for Fog {
@@ -133,11 +176,15 @@ impl Corruption for Fog {
     }
     fn apply(&self, image: &Image, s: Severity, rng: &mut Rng) -> Image {
         let (w, h) = (image.width(), image.height());
-        let size = w.max(h).max(3).next_power_of_two();
-        let map = plasma_fractal(size, s.pick(&FOG).1, rng);
-        let mut field = Vec::with_capacity(w * h);
-        for y in 0..h {
-            field.extend(map[y * size..y * size + w].iter().map(|&v| v as f32));
+        let (decay, size) = (s.pick(&FOG).1, w.max(h).max(3).next_power_of_two());
+        let (map, lo, range) = plasma_raw(size, decay, rng);
+        // The reference normalises the whole map, then crops; only the crop is needed.
+        let range = if range > 0.0 { range } else { 1.0 };
+        let mut field = vec![0.0f32; w * h];
+        for (row, src) in field.chunks_exact_mut(w.max(1)).zip(map.chunks_exact(size)) {
+            for (f, &v) in row.iter_mut().zip(src) {
+                *f = (v - lo) / range;
+            }
         }
         fog_with_field(image, s, &field)
     }
@@ -395,52 +442,76 @@ fn canny(src: &[u8], w: usize, h: usize, low: i32, high: i32) -> Vec<u8> {
     out
 }
 
-/// OpenCV `distanceTransform(src, DIST_L2, 5)`: distance to the nearest zero pixel by
-/// the 5x5 chamfer (1, 1.4, 2.1969) in 16.16 fixed point, two passes.
-fn distance_transform(src: &[u8], w: usize, h: usize) -> Vec<f32> {
-    const A: u64 = 65536; // 1.0
-    const B: u64 = 91750; // 1.4
-    const C: u64 = 143_976; // 2.1969
-    const INIT: u64 = i32::MAX as u64;
-    let (pw, ph) = (w + 4, h + 4);
-    let mut t = vec![INIT; pw * ph];
-    let fwd: [(isize, isize, u64); 8] = [
-        (-1, -2, C),
-        (1, -2, C),
-        (-2, -1, C),
-        (-1, -1, B),
-        (0, -1, A),
-        (1, -1, B),
-        (2, -1, C),
-        (-1, 0, A),
-    ];
-    let pwi = pw as isize;
+/// OpenCV `distanceTransform(src, DIST_L2, 5)` truncated at `limit` px: distance to the
+/// nearest zero pixel by the 5x5 chamfer (1, 1.4, 2.1969) in 16.16 fixed point, two
+/// passes, `min(distance, limit)` out.
+///
+/// Each pass takes the neighbours in the rows already done for a whole row at once
+/// (a loop the compiler vectorises), then runs along the row for the one neighbour in
+/// it. Values are capped just above `limit`; that is exact after the truncation, as a
+/// capped value plus a step is above the cap again.
+fn distance_transform(src: &[u8], w: usize, h: usize, limit: f32) -> Vec<f32> {
+    const A: u32 = 65536; // 1.0
+    const B: u32 = 91750; // 1.4
+    const C: u32 = 143_976; // 2.1969
+    let cap = (limit.clamp(0.0, 60_000.0) * 65536.0).ceil() as u32 + 1;
+    let pw = w + 4;
+    let mut t = vec![cap; pw * (h + 4)];
     for y in 0..h {
+        let (done, rest) = t.split_at_mut((y + 2) * pw);
+        let (up2, up1) = (&done[y * pw..][..pw], &done[(y + 1) * pw..][..pw]);
+        let cur = &mut rest[..pw];
+        let s = &src[y * w..(y + 1) * w];
+        let (u2l, u2r) = (&up2[1..1 + w], &up2[3..3 + w]);
+        let (u1a, u1b, u1c, u1d, u1e) = (
+            &up1[..w],
+            &up1[1..1 + w],
+            &up1[2..2 + w],
+            &up1[3..3 + w],
+            &up1[4..4 + w],
+        );
+        let out = &mut cur[2..2 + w];
         for x in 0..w {
-            let i = (y + 2) * pw + x + 2;
-            if src[y * w + x] == 0 {
-                t[i] = 0;
-            } else {
-                let mut best = INIT * 4;
-                for &(ox, oy, d) in &fwd {
-                    best = best.min(t[(i as isize + oy * pwi + ox) as usize] + d);
-                }
-                t[i] = best;
-            }
+            let m = (u2l[x].min(u2r[x]) + C)
+                .min(u1a[x].min(u1e[x]) + C)
+                .min(u1b[x].min(u1d[x]) + B)
+                .min(u1c[x] + A)
+                .min(cap);
+            out[x] = if s[x] == 0 { 0 } else { m };
+        }
+        for x in 2..2 + w {
+            cur[x] = cur[x].min(cur[x - 1] + A);
+        }
+    }
+    for y in (0..h).rev() {
+        let (head, below) = t.split_at_mut((y + 3) * pw);
+        let cur = &mut head[(y + 2) * pw..];
+        let (d1, d2) = (&below[..pw], &below[pw..2 * pw]);
+        let (d2l, d2r) = (&d2[1..1 + w], &d2[3..3 + w]);
+        let (d1a, d1b, d1c, d1d, d1e) = (
+            &d1[..w],
+            &d1[1..1 + w],
+            &d1[2..2 + w],
+            &d1[3..3 + w],
+            &d1[4..4 + w],
+        );
+        let out = &mut cur[2..2 + w];
+        for x in 0..w {
+            out[x] = out[x]
+                .min(d2l[x].min(d2r[x]) + C)
+                .min(d1a[x].min(d1e[x]) + C)
+                .min(d1b[x].min(d1d[x]) + B)
+                .min(d1c[x] + A);
+        }
+        for x in (2..2 + w).rev() {
+            cur[x] = cur[x].min(cur[x + 1] + A);
         }
     }
     let mut out = vec![0.0f32; w * h];
-    for y in (0..h).rev() {
-        for x in (0..w).rev() {
-            let i = (y + 2) * pw + x + 2;
-            let mut best = t[i];
-            if best > A {
-                for &(ox, oy, d) in &fwd {
-                    best = best.min(t[(i as isize - oy * pwi - ox) as usize] + d);
-                }
-                t[i] = best;
-            }
-            out[y * w + x] = (best as f64 * (1.0 / 65536.0)) as f32;
+    for (row, y) in out.chunks_exact_mut(w.max(1)).zip(2..) {
+        for (o, &v) in row.iter_mut().zip(&t[y * pw + 2..]) {
+            // Below 2^24, so exact in f32, as OpenCV's scaling in f64 is.
+            *o = (v as f32 * (1.0 / 65536.0)).min(limit);
         }
     }
     out
@@ -488,10 +559,7 @@ fn water_relief(layer_u8: &[u8], w: usize, h: usize) -> Vec<f32> {
     let n = w * h;
     let edges = canny(layer_u8, w, h, 50, 150);
     let inv: Vec<u8> = edges.iter().map(|&e| 255 - e).collect();
-    let dist: Vec<f32> = distance_transform(&inv, w, h)
-        .into_iter()
-        .map(|d| d.min(20.0))
-        .collect();
+    let dist = distance_transform(&inv, w, h, 20.0);
     // cv2.blur on f32 scales the (exact) sums by 1/9 in f64; astype(uint8) truncates.
     let mut d8: Vec<u8> = box_sum3(&dist, w, h)
         .iter()
@@ -611,10 +679,13 @@ impl Corruption for Spatter {
 /// crystalline, 1/5 dark high-contrast feathers); each preset's per-channel mean and
 /// standard deviation, crop-to-crop brightness spread, in-crop contrast and feature
 /// scale are calibrated to the statistics of its photo
-/// (`tests/fixtures/corrupt/frost_texture_stats.json`). Features keep their size in
-/// pixels as the reference's (1.1x-rescaled) photos do; images larger than the photos
-/// scale the features up as the reference rescales its photo. The texture is an
-/// infinite stationary pattern sampled at a random offset, i.e. a random crop.
+/// (`tests/fixtures/corrupt/frost_texture_stats.json`). As the reference loads fixed
+/// photos, each preset's texture is grown once, at a fixed seed and at the size of its
+/// photo after the reference's 1.1x rescale, tuned so that its 128 x 96 crops have the
+/// photo's spread of crop brightness and mean in-crop contrast, and kept for the life
+/// of the process; every call takes a random crop of it. Images that do not fit the
+/// photo get the texture stretched by `max(h / photo_h, w / photo_w)` before the crop,
+/// as the reference stretches its photo (bilinear here, bicubic there).
 ///
 /// | severity | 1 | 2 | 3 | 4 | 5 |
 /// |---|---|---|---|---|---|
@@ -632,7 +703,8 @@ struct FrostPreset {
     std: [f32; 3],
     /// Standard deviation of the luma over the whole photo.
     luma_std: f32,
-    /// Luma amplitude of the slow (crop-scale) and of the detail components.
+    /// Standard deviation of the mean luma over 128 x 96 crops, and the mean luma
+    /// standard deviation within such a crop.
     slow: f32,
     detail: f32,
     /// Share of the detail variance carried by the ice needles (rest: noise).
@@ -652,8 +724,8 @@ const FROST_PRESETS: [FrostPreset; 4] = [
         mean: [77.7, 149.1, 165.7],
         std: [26.6, 16.3, 15.2],
         luma_std: 18.2,
-        slow: 12.2,
-        detail: 13.2,
+        slow: 12.25,
+        detail: 13.17,
         needles: 0.45,
         density: 6.0,
         arm: (20.0, 70.0),
@@ -665,8 +737,8 @@ const FROST_PRESETS: [FrostPreset; 4] = [
         mean: [200.8, 205.4, 214.5],
         std: [21.3, 22.0, 22.5],
         luma_std: 21.8,
-        slow: 12.7,
-        detail: 16.1,
+        slow: 12.72,
+        detail: 16.07,
         needles: 0.5,
         density: 10.0,
         arm: (12.0, 45.0),
@@ -678,8 +750,8 @@ const FROST_PRESETS: [FrostPreset; 4] = [
         mean: [137.6, 152.8, 165.2],
         std: [28.2, 28.2, 29.5],
         luma_std: 28.3,
-        slow: 15.5,
-        detail: 24.0,
+        slow: 14.76,
+        detail: 22.54,
         needles: 0.6,
         density: 18.0,
         arm: (8.0, 30.0),
@@ -691,8 +763,8 @@ const FROST_PRESETS: [FrostPreset; 4] = [
         mean: [112.4, 123.4, 134.7],
         std: [44.0, 42.8, 41.2],
         luma_std: 42.9,
-        slow: 26.5,
-        detail: 36.0,
+        slow: 24.84,
+        detail: 32.81,
         needles: 0.55,
         density: 8.0,
         arm: (15.0, 60.0),
@@ -752,10 +824,6 @@ fn add_value_noise(
         kernels::axpy(&mut acc[y * w..(y + 1) * w], &tmp, amp);
     }
 }
-
-/// Mean of `((1 - s)^2 + s^2)^2` over a cell for smoothstep weights s: the expected
-/// variance of 2-D smoothstep value noise with unit-variance nodes (0.7429^2).
-const VALUE_NOISE_VAR: f32 = 0.551_9;
 
 /// Splats a one-pixel anti-aliased point of weight `v` at (x, y) (bilinear footprint).
 #[inline]
@@ -857,36 +925,56 @@ fn mean_std(p: &[f32]) -> (f32, f32) {
     (mean as f32, var.sqrt() as f32)
 }
 
-/// A `w x h` frost texture on the 0..255 scale (planar RGB) from `preset`.
-fn frost_texture(w: usize, h: usize, p: &FrostPreset, rng: &mut Rng) -> Vec<f32> {
+/// A preset's texture as the reference's photo after its 1.1x rescale: `w x h`,
+/// planar RGB, 8-bit like the photo.
+struct FrostTexture {
+    w: usize,
+    h: usize,
+    data: Vec<u8>,
+}
+
+/// The preset textures, each grown once on first use (the reference loads its photos
+/// on every call; these stand in for the files).
+static FROST_TEXTURES: [OnceLock<FrostTexture>; 4] = [const { OnceLock::new() }; 4];
+
+/// Seed of the fixed texture realisations.
+const FROST_TEXTURE_SEED: u64 = 0xF057;
+
+/// Crop size and grid of the crop statistics the textures are calibrated to (those of
+/// `frost_texture_stats.json`, measured for a 128 x 96 input).
+const FROST_CROP: (usize, usize) = (96, 128);
+const FROST_CROP_GRID: usize = 12;
+
+/// The cached texture of preset `i`.
+fn frost_texture(i: usize) -> &'static FrostTexture {
+    FROST_TEXTURES[i].get_or_init(|| {
+        let p = &FROST_PRESETS[i];
+        // The reference rescales every photo by 1.1 (cv2.resize to the ceiling).
+        let (h, w) = (
+            (p.native.0 as f64 * 1.1).ceil() as usize,
+            (p.native.1 as f64 * 1.1).ceil() as usize,
+        );
+        let mut rng = Rng::new(FROST_TEXTURE_SEED + i as u64, "frost-texture");
+        grow_frost_texture(w, h, p, &mut rng)
+    })
+}
+
+/// The luma components of a `w x h` texture from `preset`, features at the
+/// reference's pixel scale: the slow crop-to-crop drift and the detail, both zero-mean.
+fn frost_components(w: usize, h: usize, p: &FrostPreset, rng: &mut Rng) -> [Vec<f32>; 2] {
     let n = w * h;
-    // Features keep the reference's pixel size (photo rescaled by 1.1) until the image
-    // outgrows the photo, then grow with the image as the photo is stretched.
-    let u = (1.1
-        * (h as f64 / p.native.0 as f64)
-            .max(w as f64 / p.native.1 as f64)
-            .max(1.0)) as f32;
+    // Features keep the size they have in the reference's photos rescaled by 1.1.
+    let u = 1.1f32;
     let uf = f64::from(u);
     let mut origin = || (rng.range(0.0, 4096.0), rng.range(0.0, 4096.0));
     let offsets: Vec<(f64, f64)> = (0..8).map(|_| origin()).collect();
-    // Slow component: crop-scale brightness drifts with unit expected variance.
     let mut slow = vec![0.0f32; n];
-    let slow_octaves = [(512.0, 1.0f32), (256.0, 0.6), (128.0, 0.35)];
-    // Crops average part of the slowest octaves away; 0.78 (measured) of the expected
-    // variance is what survives as crop-to-crop spread at the reference's scale.
-    let slow_var: f32 =
-        slow_octaves.iter().map(|o| o.1 * o.1).sum::<f32>() * VALUE_NOISE_VAR * 0.78;
     let mut noise_rng = rng.fork("frost-noise");
-    for (k, &(sp, a)) in slow_octaves.iter().enumerate() {
-        add_value_noise(
-            &mut slow,
-            w,
-            h,
-            sp * uf,
-            offsets[k],
-            a / slow_var.sqrt(),
-            &mut noise_rng,
-        );
+    for (k, &(sp, a)) in [(512.0, 1.0f32), (256.0, 0.6), (128.0, 0.35)]
+        .iter()
+        .enumerate()
+    {
+        add_value_noise(&mut slow, w, h, sp * uf, offsets[k], a, &mut noise_rng);
     }
     // Detail: mid-frequency noise (amplitude ~ spacing^0.9, a -1.8 spectral slope).
     let mut noise = vec![0.0f32; n];
@@ -909,7 +997,7 @@ fn frost_texture(w: usize, h: usize, p: &FrostPreset, rng: &mut Rng) -> Vec<f32>
     for v in grain.iter_mut() {
         *v = -v.abs();
     }
-    // Each detail part is normalised within the crop and mixed by variance shares.
+    // Each detail part is normalised and mixed by variance shares.
     let parts = [
         (&noise, 1.0 - p.needles - FROST_GRAIN),
         (&core, p.needles * 0.7),
@@ -927,17 +1015,153 @@ fn frost_texture(w: usize, h: usize, p: &FrostPreset, rng: &mut Rng) -> Vec<f32>
         }
     }
     let (dm, ds) = mean_std(&detail);
-    let mut tex = vec![0.0f32; 3 * n];
-    for c in 0..3 {
-        let k = p.std[c] / p.luma_std;
-        let plane = &mut tex[c * n..(c + 1) * n];
-        for i in 0..n {
-            let d = if ds > 0.0 { (detail[i] - dm) / ds } else { 0.0 };
-            let t = p.slow * slow[i] + p.polarity * p.detail * d;
-            plane[i] = (p.mean[c] + k * t).clamp(0.0, 255.0);
+    let k = if ds > 0.0 { p.polarity / ds } else { 0.0 };
+    for d in detail.iter_mut() {
+        *d = (*d - dm) * k;
+    }
+    let sm = mean_std(&slow).0;
+    for v in slow.iter_mut() {
+        *v -= sm;
+    }
+    [slow, detail]
+}
+
+/// Standard deviation of the crop means and mean in-crop standard deviation of the
+/// luma of an 8-bit planar texture over a grid of `FROST_CROP` crops.
+fn frost_crop_stats(t: &[u8], w: usize, h: usize) -> (f64, f64) {
+    let n = w * h;
+    // Integral images of luma and luma^2 (one extra row and column of zeros).
+    let (iw, ih) = (w + 1, h + 1);
+    let mut s1 = vec![0.0f64; iw * ih];
+    let mut s2 = vec![0.0f64; iw * ih];
+    for y in 0..h {
+        let (mut r1, mut r2) = (0.0f64, 0.0f64);
+        for x in 0..w {
+            let i = y * w + x;
+            let l = 0.2989 * f64::from(t[i])
+                + 0.587 * f64::from(t[n + i])
+                + 0.114 * f64::from(t[2 * n + i]);
+            r1 += l;
+            r2 += l * l;
+            let o = (y + 1) * iw + x + 1;
+            s1[o] = s1[o - iw] + r1;
+            s2[o] = s2[o - iw] + r2;
         }
     }
-    tex
+    let (ch, cw) = (FROST_CROP.0.min(h), FROST_CROP.1.min(w));
+    let area = (ch * cw) as f64;
+    let box_sum = |s: &[f64], y: usize, x: usize| {
+        s[(y + ch) * iw + x + cw] - s[y * iw + x + cw] - s[(y + ch) * iw + x] + s[y * iw + x]
+    };
+    let (mut means, mut sds) = (Vec::new(), Vec::new());
+    let g = FROST_CROP_GRID;
+    for a in 0..g {
+        let y = (h - ch) * a / (g - 1);
+        for b in 0..g {
+            let x = (w - cw) * b / (g - 1);
+            let m = box_sum(&s1, y, x) / area;
+            let var = box_sum(&s2, y, x) / area - m * m;
+            means.push(m);
+            sds.push(var.max(0.0).sqrt());
+        }
+    }
+    let k = means.len() as f64;
+    let mm = means.iter().sum::<f64>() / k;
+    let sd_of_means = (means.iter().map(|m| (m - mm) * (m - mm)).sum::<f64>() / k).sqrt();
+    (sd_of_means, sds.iter().sum::<f64>() / k)
+}
+
+/// Grows a `w x h` texture for `preset` and calibrates it: the gains of the slow and
+/// detail components are adjusted (a few multiplicative steps, on the final 8-bit
+/// texture, clipping included) until the spread of the crop brightness and the mean
+/// in-crop contrast are those of the preset's photo.
+fn grow_frost_texture(w: usize, h: usize, p: &FrostPreset, rng: &mut Rng) -> FrostTexture {
+    let n = w * h;
+    let [slow, detail] = frost_components(w, h, p, rng);
+    let render = |a: f32, b: f32| -> Vec<u8> {
+        let mut tex = vec![0u8; 3 * n];
+        for c in 0..3 {
+            let k = p.std[c] / p.luma_std;
+            for ((o, &s), &d) in tex[c * n..(c + 1) * n].iter_mut().zip(&slow).zip(&detail) {
+                let v = p.mean[c] + k * (a * s + b * d);
+                *o = v.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        tex
+    };
+    let (mut a, mut b) = (p.slow / mean_std(&slow).1.max(1e-6), p.detail);
+    for _ in 0..6 {
+        let (sm, sd) = frost_crop_stats(&render(a, b), w, h);
+        if sm > 0.0 {
+            a *= (f64::from(p.slow) / sm) as f32;
+        }
+        if sd > 0.0 {
+            b *= (f64::from(p.detail) / sd) as f32;
+        }
+    }
+    FrostTexture {
+        w,
+        h,
+        data: render(a, b),
+    }
+}
+
+/// A `w x h` crop of preset `pi`'s texture as the reference takes it (scaled up first
+/// when the image does not fit the photo), planar RGB on the 0..255 scale.
+fn frost_crop(pi: usize, w: usize, h: usize, rng: &mut Rng) -> Vec<f32> {
+    let p = &FROST_PRESETS[pi];
+    let t = frost_texture(pi);
+    let n = w * h;
+    let mut out = vec![0.0f32; 3 * n];
+    if h <= p.native.0 && w <= p.native.1 {
+        // The cached texture is the photo at the reference's 1.1x: crop it.
+        let y0 = rng.below((t.h - h).max(1) as u32) as usize;
+        let x0 = rng.below((t.w - w).max(1) as u32) as usize;
+        for c in 0..3 {
+            let src = &t.data[c * t.w * t.h..(c + 1) * t.w * t.h];
+            let dst = &mut out[c * n..(c + 1) * n];
+            for (row, y) in dst.chunks_exact_mut(w.max(1)).zip(y0..) {
+                for (o, &v) in row.iter_mut().zip(&src[y * t.w + x0..]) {
+                    *o = f32::from(v);
+                }
+            }
+        }
+        return out;
+    }
+    // Larger images: the reference stretches the photo by max(h / fh, w / fw) * 1.1
+    // (bicubic) and crops; here the 1.1x texture is stretched bilinearly.
+    let sf = (h as f64 / p.native.0 as f64).max(w as f64 / p.native.1 as f64);
+    let sh = (p.native.0 as f64 * sf * 1.1).ceil() as usize;
+    let sw = (p.native.1 as f64 * sf * 1.1).ceil() as usize;
+    let y0 = rng.below((sh.saturating_sub(h)).max(1) as u32) as usize;
+    let x0 = rng.below((sw.saturating_sub(w)).max(1) as u32) as usize;
+    let (ky, kx) = (t.h as f64 / sh as f64, t.w as f64 / sw as f64);
+    let mut mx = vec![0.0f32; n];
+    let mut my = vec![0.0f32; n];
+    for y in 0..h {
+        let sy = ((y0 + y) as f64 + 0.5) * ky - 0.5;
+        my[y * w..(y + 1) * w].fill(sy as f32);
+        for (x, v) in mx[y * w..(y + 1) * w].iter_mut().enumerate() {
+            *v = (((x0 + x) as f64 + 0.5) * kx - 0.5) as f32;
+        }
+    }
+    let mut plane = vec![0.0f32; t.w * t.h];
+    for c in 0..3 {
+        let src = &t.data[c * t.w * t.h..(c + 1) * t.w * t.h];
+        for (o, &v) in plane.iter_mut().zip(src) {
+            *o = f32::from(v);
+        }
+        kernels::remap_bilinear(
+            &plane,
+            t.w,
+            t.h,
+            &mx,
+            &my,
+            &mut out[c * n..(c + 1) * n],
+            Border::Nearest,
+        );
+    }
+    out
 }
 
 impl Corruption for Frost {
@@ -960,8 +1184,8 @@ impl Corruption for Frost {
     fn apply(&self, image: &Image, s: Severity, rng: &mut Rng) -> Image {
         let (a, b) = s.pick(&FROST);
         let (w, h) = (image.width(), image.height());
-        let preset = &FROST_PRESETS[FROST_PICK[rng.below(5) as usize]];
-        let tex = frost_texture(w, h, preset, &mut rng.fork("frost-texture"));
+        let pi = FROST_PICK[rng.below(5) as usize];
+        let tex = frost_crop(pi, w, h, rng);
         let mut out = image.clone();
         // The reference adds 0..255 texture levels to 0..255 pixels, then clips.
         kernels::weighted_sum_clamp(out.data_mut(), &tex, a, b / 255.0);
@@ -1393,12 +1617,63 @@ mod tests {
     fn plasma_is_normalised_and_wraps() {
         let mut rng = Rng::new(1, "t");
         let m = plasma_fractal(64, 2.0, &mut rng);
-        let lo = m.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = m.iter().copied().fold(0.0, f64::max);
+        let (lo, hi) = min_max(&m);
         assert_eq!((lo, hi), (0.0, 1.0));
         // Smooth: neighbours differ much less than the full range on average.
-        let mean_step = m.windows(2).map(|p| (p[1] - p[0]).abs()).sum::<f64>() / m.len() as f64;
+        let mean_step = m
+            .windows(2)
+            .map(|p| f64::from((p[1] - p[0]).abs()))
+            .sum::<f64>()
+            / m.len() as f64;
         assert!(mean_step < 0.08, "{mean_step}");
+    }
+
+    /// The reference's diamond-square written directly, with index wrap-around.
+    fn plasma_by_indices(n: usize, decay: f64, rng: &mut Rng) -> Vec<f32> {
+        let mut map = vec![0.0f32; n * n];
+        let (mut step, mut wibble) = (n, 100.0f64);
+        let at = |i: usize, j: usize| (i % n) * n + j % n;
+        while step >= 2 {
+            let (half, m) = (step / 2, n / step);
+            let (lo, span) = ((-wibble * wibble) as f32, (2.0 * wibble * wibble) as f32);
+            let mut d = vec![0.0f32; 3 * m * m];
+            rng.fill_uniform(&mut d);
+            let jit = |k: usize| lo + span * d[k];
+            for i in 0..m {
+                for j in 0..m {
+                    let (y, x) = (i * step, j * step);
+                    let s = (map[at(y, x)] + map[at(y + step, x)])
+                        + (map[at(y, x + step)] + map[at(y + step, x + step)]);
+                    map[at(y + half, x + half)] = s * 0.25 + jit(i * m + j);
+                }
+            }
+            for i in 0..m {
+                for j in 0..m {
+                    let (y, x) = (i * step, j * step);
+                    let c = map[at(y + half, x + half)];
+                    let top = (c + map[at(y + n - half, x + half)])
+                        + (map[at(y, x)] + map[at(y, x + step)]);
+                    let left = (c + map[at(y + half, x + n - half)])
+                        + (map[at(y, x)] + map[at(y + step, x)]);
+                    map[at(y, x + half)] = top * 0.25 + jit(m * m + i * m + j);
+                    map[at(y + half, x)] = left * 0.25 + jit(2 * m * m + i * m + j);
+                }
+            }
+            step /= 2;
+            wibble /= decay;
+        }
+        map
+    }
+
+    #[test]
+    fn row_wise_plasma_matches_the_indexed_algorithm() {
+        for n in [1, 2, 4, 32] {
+            let want = plasma_by_indices(n, 1.7, &mut Rng::new(3, "p"));
+            let (got, lo, range) = plasma_raw(n, 1.7, &mut Rng::new(3, "p"));
+            assert!(got == want, "n = {n}");
+            let (wlo, whi) = min_max(&want);
+            assert_eq!((lo, range), (wlo, whi - wlo));
+        }
     }
 
     #[test]
@@ -1436,7 +1711,7 @@ mod tests {
         let (w, h) = (15, 15);
         let mut src = vec![255u8; w * h];
         src[7 * w + 7] = 0;
-        let d = distance_transform(&src, w, h);
+        let d = distance_transform(&src, w, h, 100.0);
         assert_eq!(d[7 * w + 7], 0.0);
         assert!((d[7 * w + 10] - 3.0).abs() < 1e-6);
         assert!((d[9 * w + 9] - 2.8).abs() < 0.01);
@@ -1447,6 +1722,78 @@ mod tests {
             "{}",
             d[0]
         );
+    }
+
+    /// The two chamfer passes written directly, one pixel and eight neighbours at a
+    /// time, without a cap.
+    fn chamfer_direct(src: &[u8], w: usize, h: usize) -> Vec<f32> {
+        let far = u64::from(u32::MAX);
+        let mut t = vec![far; w * h];
+        let at = |t: &[u64], x: isize, y: isize| {
+            if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
+                far
+            } else {
+                t[y as usize * w + x as usize]
+            }
+        };
+        let steps: [(isize, isize, u64); 8] = [
+            (-1, -2, 143_976),
+            (1, -2, 143_976),
+            (-2, -1, 143_976),
+            (-1, -1, 91750),
+            (0, -1, 65536),
+            (1, -1, 91750),
+            (2, -1, 143_976),
+            (-1, 0, 65536),
+        ];
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                let i = y as usize * w + x as usize;
+                t[i] = if src[i] == 0 {
+                    0
+                } else {
+                    steps
+                        .iter()
+                        .map(|&(dx, dy, d)| at(&t, x + dx, y + dy) + d)
+                        .min()
+                        .unwrap_or(far)
+                };
+            }
+        }
+        for y in (0..h as isize).rev() {
+            for x in (0..w as isize).rev() {
+                let i = y as usize * w + x as usize;
+                let b = steps
+                    .iter()
+                    .map(|&(dx, dy, d)| at(&t, x - dx, y - dy) + d)
+                    .min();
+                t[i] = t[i].min(b.unwrap_or(far));
+            }
+        }
+        t.iter().map(|&v| (v as f64 / 65536.0) as f32).collect()
+    }
+
+    #[test]
+    fn row_wise_chamfer_matches_the_direct_passes() {
+        let mut rng = Rng::new(8, "dt");
+        for (w, h, zeros) in [
+            (23, 19, 0.02),
+            (40, 7, 0.005),
+            (1, 12, 0.1),
+            (9, 1, 0.2),
+            (30, 30, 0.0),
+        ] {
+            let src: Vec<u8> = (0..w * h)
+                .map(|_| if rng.chance(zeros) { 0 } else { 255 })
+                .collect();
+            let want = chamfer_direct(&src, w, h);
+            for limit in [3.0f32, 20.0] {
+                let got = distance_transform(&src, w, h, limit);
+                for (g, v) in got.iter().zip(&want) {
+                    assert_eq!(*g, v.min(limit), "{w}x{h} limit {limit}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -1467,6 +1814,64 @@ mod tests {
         let mud = corrupt(&img, &Spatter, Severity::ALL[4], 1);
         let (r, _, b) = mud.planes();
         assert!(gain(r) < 0.0 && gain(b) < gain(r));
+    }
+
+    #[test]
+    fn frost_textures_have_the_photos_crop_statistics() {
+        for (i, p) in FROST_PRESETS.iter().enumerate() {
+            let t = frost_texture(i);
+            let (sm, sd) = frost_crop_stats(&t.data, t.w, t.h);
+            eprintln!(
+                "preset {i}: crop mean sd {sm:.2} ({}), crop sd {sd:.2} ({})",
+                p.slow, p.detail
+            );
+            assert!(
+                (sm / f64::from(p.slow) - 1.0).abs() < 0.03,
+                "preset {i}: {sm}"
+            );
+            assert!(
+                (sd / f64::from(p.detail) - 1.0).abs() < 0.03,
+                "preset {i}: {sd}"
+            );
+            // Whole-texture channel means as the photo's.
+            let n = t.w * t.h;
+            for c in 0..3 {
+                let m = t.data[c * n..(c + 1) * n]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .sum::<f64>()
+                    / n as f64;
+                assert!(
+                    (m - f64::from(p.mean[c])).abs() < 3.0,
+                    "preset {i} c{c}: {m}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn frost_crops_come_from_the_texture_and_stretch_for_large_images() {
+        // A small image gets an exact crop of the cached texture.
+        let mut rng = Rng::new(5, "t");
+        let (w, h) = (31, 17);
+        let crop = frost_crop(2, w, h, &mut rng);
+        let t = frost_texture(2);
+        let found = (0..t.h - h).any(|y0| {
+            (0..t.w - w).any(|x0| {
+                (0..h).all(|y| {
+                    (0..w).all(|x| crop[y * w + x] == f32::from(t.data[(y0 + y) * t.w + x0 + x]))
+                })
+            })
+        });
+        assert!(found);
+        // A larger image than the photo: a smooth stretch within the texture's range.
+        let (w, h) = (1000, 700);
+        let crop = frost_crop(1, w, h, &mut rng);
+        assert_eq!(crop.len(), 3 * w * h);
+        let (lo, hi) = min_max(&crop);
+        assert!(lo >= 0.0 && hi <= 255.0 && hi - lo > 50.0, "{lo} {hi}");
+        let img = Image::filled(w, h, 0.3);
+        assert_eq!(corrupt(&img, &Frost, Severity::ALL[2], 1).len(), img.len());
     }
 
     #[test]
@@ -1737,7 +2142,7 @@ mod frost_calibration {
             let (mut cm, mut cs, mut hp, mut ls) = (Vec::new(), Vec::new(), 0.0, 0.0);
             let mut hist = [0.0f64; 16];
             for _ in 0..seeds {
-                let t = frost_texture(w, h, p, &mut rng.fork("t"));
+                let t = frost_crop(pi, w, h, &mut rng.fork("t"));
                 for c in 0..3 {
                     for &v in &t[c * n..(c + 1) * n] {
                         s[c] += f64::from(v);
@@ -1771,7 +2176,7 @@ mod frost_calibration {
             );
             eprintln!("   crop mean luma {cmm:.1} +- {cms:.1} (want sd {}), crop std {csm:.1} (want {}), highpass2 {hp:.1}, blur2 std {ls:.1}", p.slow, p.detail);
             eprintln!("   hist16 {:.3?}", hist);
-            let t = frost_texture(224, 126, p, &mut rng.fork("png"));
+            let t = frost_crop(pi, 224, 126, &mut rng.fork("png"));
             let img = Image::from_planes(224, 126, t.iter().map(|v| v / 255.0).collect());
             img.to_rgb8()
                 .save(std::env::temp_dir().join(format!("frost_preset{pi}.png")))
