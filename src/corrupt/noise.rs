@@ -562,7 +562,7 @@ pub(crate) mod parity {
             f("std")?,
             f("seed_std_of_mean")?,
             f("seed_std_of_std")?,
-            v["seeds"].as_f64()?,
+            e["seeds"].as_f64()?,
         ])
     }
 

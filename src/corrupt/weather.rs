@@ -1102,9 +1102,17 @@ fn grow_frost_texture(w: usize, h: usize, p: &FrostPreset, rng: &mut Rng) -> Fro
     FrostTexture {
         w,
         h,
-        data: render(a, b),
+        data: render(a, b * FROST_DETAIL_GAIN),
     }
 }
+
+/// Extra detail contrast over the photos' in-crop luminance spread. The issue's
+/// criterion is the std of (output - input) against imagecorruptions (60 seeds here, 200
+/// there); frost came out 3-5% low at severities 3-5, one pattern tinting all three
+/// channels where the photos' channels vary partly independently. This gain lifts it by
+/// about 1%: it stays 3-4% low, inside the 5% bound, and the rest is left to a better
+/// texture model.
+const FROST_DETAIL_GAIN: f32 = 1.05;
 
 /// A `w x h` crop of preset `pi`'s texture as the reference takes it (scaled up first
 /// when the image does not fit the photo), planar RGB on the 0..255 scale.
@@ -1829,10 +1837,8 @@ mod tests {
                 (sm / f64::from(p.slow) - 1.0).abs() < 0.03,
                 "preset {i}: {sm}"
             );
-            assert!(
-                (sd / f64::from(p.detail) - 1.0).abs() < 0.03,
-                "preset {i}: {sd}"
-            );
+            let want = f64::from(p.detail * FROST_DETAIL_GAIN);
+            assert!((sd / want - 1.0).abs() < 0.03, "preset {i}: {sd}");
             // Whole-texture channel means as the photo's.
             let n = t.w * t.h;
             for c in 0..3 {
