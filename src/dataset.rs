@@ -97,6 +97,53 @@ impl LabelledFolder {
     }
 }
 
+/// Images to check: a labelled folder (one sub-folder per class) or a flat folder of
+/// unlabelled images.
+#[derive(Debug, Clone)]
+pub struct ImageSet {
+    /// Class labels when the folder is labelled.
+    pub labels: Option<Vec<String>>,
+    /// `(path, label index)` for every image, in folder order.
+    pub items: Vec<(PathBuf, Option<usize>)>,
+}
+
+impl ImageSet {
+    /// Opens `root`: labelled when it has class sub-folders or a `labels.txt`, else the
+    /// images directly inside it, unlabelled.
+    pub fn open(root: &Path) -> Result<ImageSet> {
+        if !root.is_dir() {
+            bail!("image folder {} does not exist", root.display());
+        }
+        let has_subfolders = std::fs::read_dir(root)
+            .with_context(|| format!("cannot read folder {}", root.display()))?
+            .filter_map(|e| e.ok())
+            .any(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with('.'));
+        if has_subfolders || root.join("labels.txt").is_file() {
+            let f = LabelledFolder::open(root)?;
+            return Ok(ImageSet {
+                labels: Some(f.labels),
+                items: f.items.into_iter().map(|(p, i)| (p, Some(i))).collect(),
+            });
+        }
+        let items: Vec<_> = list_images(root)?.into_iter().map(|p| (p, None)).collect();
+        if items.is_empty() {
+            bail!(
+                "{} contains no images (expected image files, or one sub-folder of images per label)",
+                root.display()
+            );
+        }
+        Ok(ImageSet {
+            labels: None,
+            items,
+        })
+    }
+
+    /// True when every image has a label.
+    pub fn is_labelled(&self) -> bool {
+        self.labels.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +168,26 @@ mod tests {
         std::fs::write(dir.path().join("labels.txt"), "zzz\n").unwrap();
         assert!(LabelledFolder::open(dir.path()).is_err());
         assert!(LabelledFolder::open(&dir.path().join("nope")).is_err());
+    }
+
+    #[test]
+    fn image_sets_are_labelled_or_flat() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ImageSet::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("contains no images"), "{err}");
+        std::fs::write(dir.path().join("b.png"), b"").unwrap();
+        std::fs::write(dir.path().join("a.jpg"), b"").unwrap();
+        let flat = ImageSet::open(dir.path()).unwrap();
+        assert!(!flat.is_labelled());
+        assert_eq!(flat.items.len(), 2);
+        assert!(flat.items[0].0.ends_with("a.jpg") && flat.items[0].1.is_none());
+        std::fs::create_dir(dir.path().join("cat")).unwrap();
+        std::fs::write(dir.path().join("cat/1.png"), b"").unwrap();
+        let labelled = ImageSet::open(dir.path()).unwrap();
+        assert_eq!(labelled.labels.as_deref(), Some(&["cat".to_string()][..]));
+        assert_eq!(
+            labelled.items,
+            vec![(dir.path().join("cat/1.png"), Some(0))]
+        );
     }
 }

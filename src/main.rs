@@ -15,8 +15,12 @@ fn main() {
     }
     edgeclip::sysmem::keep_freed_buffers();
     let cli = cli::Cli::parse();
-    if let Err(err) = cli::run(cli) {
-        eprintln!("error: {err:#}");
-        std::process::exit(1);
+    match cli::run(cli) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
     }
 }

@@ -3,11 +3,15 @@
 
 pub mod bench;
 pub mod cache;
+pub mod calibrate;
 pub mod classify;
 pub mod corrupt;
 pub mod embed;
 pub mod eval;
 pub mod info;
+pub mod monitor;
+pub mod monitor_eval;
+pub mod selfcheck;
 
 use std::path::PathBuf;
 
@@ -24,6 +28,9 @@ Examples:
   edgeclip bench --model DIR --runs 30
   edgeclip eval --model DIR --data labelled_folder/
   edgeclip corrupt photo.jpg --profile driving --grid sheet.png
+  edgeclip selfcheck                             # built-in model, samples, driving
+  edgeclip calibrate -o site.ecc
+  edgeclip monitor --calibration site.ecc --watch frames/ --metrics edgeclip.prom
 
 A model directory holds model.json, the image and text encoders (ONNX) and the tokenizer;
 models/export.py writes one from a Hugging Face checkpoint. Without --model, edgeclip uses
@@ -60,19 +67,45 @@ pub enum Command {
     Bench(bench::Args),
     /// Simulate deployment conditions: list, apply, preview and time image corruptions.
     Corrupt(corrupt::Args),
+    /// Robustness self-check: clean vs every corruption x severity of a domain profile.
+    Selfcheck(selfcheck::Args),
+    /// Fit the monitor's temperature, ATC rule, reference statistics and alarm thresholds.
+    Calibrate(calibrate::Args),
+    /// Watch a stream of images for degradation, without labels.
+    Monitor(monitor::Args),
+    /// Evaluate the monitor: false alarms, detection delay, ATC error on replayed streams.
+    MonitorEval(monitor_eval::Args),
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs a parsed command line; returns the exit status.
+pub fn run(cli: Cli) -> Result<i32> {
+    let done = |r: Result<()>| r.map(|()| 0);
     match cli.command {
-        Command::Info(a) => info::run(a),
-        Command::Embed(a) => embed::run(a),
-        Command::Classify(a) => classify::run(a),
-        Command::Cache(a) => cache::run(a),
-        Command::Eval(a) => eval::run(a),
-        Command::Bench(a) => bench::run(a),
-        Command::Corrupt(a) => corrupt::run(a),
+        Command::Info(a) => done(info::run(a)),
+        Command::Embed(a) => done(embed::run(a)),
+        Command::Classify(a) => done(classify::run(a)),
+        Command::Cache(a) => done(cache::run(a)),
+        Command::Eval(a) => done(eval::run(a)),
+        Command::Bench(a) => done(bench::run(a)),
+        Command::Corrupt(a) => done(corrupt::run(a)),
+        Command::Selfcheck(a) => selfcheck::run(a),
+        Command::Calibrate(a) => done(calibrate::run(a)),
+        Command::Monitor(a) => done(monitor::run(a)),
+        Command::MonitorEval(a) => done(monitor_eval::run(a)),
     }
+}
+
+/// Runs `f` on a pool of `threads` workers (default: all cores).
+pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R> {
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if n == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the worker threads: {e}"))?;
+    Ok(pool.install(f))
 }
 
 /// Where the built-in default model lives in a source checkout.

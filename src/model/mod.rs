@@ -94,24 +94,43 @@ impl ModelDir {
         let onnx = self.root.join(&text.onnx);
         let mut files = vec![self.root.join(&text.tokenizer), onnx.clone()];
         files.extend(external_data_files(&onnx));
-        for file in files {
-            let mut f = std::fs::File::open(&file).with_context(|| {
-                format!(
-                    "cannot fingerprint the model: {} is missing (record text.fingerprint in the manifest to deploy without it)",
-                    file.display()
-                )
-            })?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-        }
+        hash_files(&mut hasher, &files)?;
         Ok(hex(&hasher.finalize()))
     }
+
+    /// Identity of the image side (image encoder, its external data, preprocessing),
+    /// which is what a monitor calibration depends on.
+    pub fn image_fingerprint(&self) -> Result<String> {
+        let image = &self.manifest.image;
+        let mut hasher = Sha256::new();
+        hasher.update(b"edgeclip-image-fingerprint-v1\0");
+        hasher.update(serde_json::to_vec(&image.preprocess)?);
+        let onnx = self.root.join(&image.onnx);
+        let mut files = vec![onnx.clone()];
+        files.extend(external_data_files(&onnx));
+        hash_files(&mut hasher, &files)?;
+        Ok(hex(&hasher.finalize()))
+    }
+}
+
+fn hash_files(hasher: &mut Sha256, files: &[PathBuf]) -> Result<()> {
+    let mut buf = vec![0u8; 1 << 20];
+    for file in files {
+        let mut f = std::fs::File::open(file).with_context(|| {
+            format!(
+                "cannot fingerprint the model: {} is missing (record text.fingerprint in the manifest to deploy without the text encoder)",
+                file.display()
+            )
+        })?;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(())
 }
 
 /// External weight files written beside an ONNX file (`<name>.data`, `<name>_data`).

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::head::Head;
+use crate::framed;
 use crate::fsutil::write_atomic;
 use crate::model::ModelDir;
 
@@ -16,8 +16,6 @@ use crate::model::ModelDir;
 pub const MAGIC: &[u8; 8] = b"ECPROMPT";
 /// Cache format version this build reads and writes.
 pub const CACHE_VERSION: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 8;
-const CHECKSUM_LEN: usize = 32;
 
 /// Class embeddings ready for the zero-shot head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,47 +46,32 @@ impl PromptCache {
     /// Encodes the cache to its file format.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let payload = postcard::to_stdvec(self).context("cannot encode the prompt cache")?;
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + CHECKSUM_LEN);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&CACHE_VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&payload);
-        out.extend_from_slice(&Sha256::digest(&payload));
-        Ok(out)
+        Ok(framed::encode(MAGIC, CACHE_VERSION, &payload))
     }
 
     /// Decodes and verifies a cache file's bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<PromptCache> {
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            bail!("not an edgeclip prompt cache (bad magic bytes)");
-        }
-        if bytes.len() < HEADER_LEN {
-            bail!("prompt cache is truncated ({} bytes)", bytes.len());
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != CACHE_VERSION {
-            bail!("prompt cache format version {version} is not supported (this edgeclip reads version {CACHE_VERSION}); rebuild it with `edgeclip cache`");
-        }
-        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-        let expected = (HEADER_LEN as u64)
-            .checked_add(len)
-            .and_then(|n| n.checked_add(CHECKSUM_LEN as u64));
-        match expected {
-            Some(n) if n == bytes.len() as u64 => {}
-            Some(n) if n > bytes.len() as u64 => {
-                bail!("prompt cache is truncated ({} of {n} bytes)", bytes.len())
-            }
-            _ => bail!("prompt cache is corrupted (length field does not match the file)"),
-        }
-        let payload = &bytes[HEADER_LEN..HEADER_LEN + len as usize];
-        let checksum = &bytes[HEADER_LEN + len as usize..];
-        if Sha256::digest(payload).as_slice() != checksum {
-            bail!("prompt cache is corrupted (checksum mismatch)");
-        }
+        let payload = framed::decode(
+            bytes,
+            MAGIC,
+            CACHE_VERSION,
+            "prompt cache",
+            "rebuild it with `edgeclip cache`",
+        )?;
         let cache: PromptCache = postcard::from_bytes(payload)
             .context("prompt cache is corrupted (cannot decode its contents)")?;
         cache.validate()?;
         Ok(cache)
+    }
+
+    /// Identity of the class embeddings, labels and head (what predictions depend on).
+    pub fn content_fingerprint(&self) -> Result<String> {
+        Ok(framed::sha256_hex(&postcard::to_stdvec(&(
+            &self.head,
+            &self.labels,
+            self.dim,
+            &self.embeddings,
+        ))?))
     }
 
     fn validate(&self) -> Result<()> {

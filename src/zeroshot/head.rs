@@ -58,6 +58,36 @@ impl Scores {
     pub fn argmax(&self) -> usize {
         self.top_k(1).first().copied().unwrap_or(0)
     }
+
+    /// Probability of the predicted class (for a sigmoid head, of the normalised scores).
+    pub fn confidence(&self) -> f32 {
+        let sum: f32 = self.probs.iter().sum();
+        let max = self.probs.iter().copied().fold(0.0f32, f32::max);
+        if sum > 0.0 {
+            max / sum
+        } else {
+            0.0
+        }
+    }
+
+    /// Shannon entropy (nats) of the class distribution; sigmoid scores are normalised
+    /// to sum to one first, so both heads give a value in [0, ln classes].
+    pub fn entropy(&self) -> f32 {
+        entropy(&self.probs)
+    }
+}
+
+/// Shannon entropy (nats) of non-negative weights after normalising them to sum to one.
+pub fn entropy(p: &[f32]) -> f32 {
+    let sum: f64 = p.iter().map(|&x| x as f64).sum();
+    if sum <= 0.0 {
+        return 0.0;
+    }
+    -p.iter()
+        .map(|&x| x as f64 / sum)
+        .filter(|&q| q > 0.0)
+        .map(|q| q * q.ln())
+        .sum::<f64>() as f32
 }
 
 impl Head {
@@ -149,5 +179,29 @@ mod tests {
         assert!((s.probs[1] - 0.5).abs() < 1e-7);
         assert!(sigmoid(-1000.0) >= 0.0 && sigmoid(1000.0) <= 1.0);
         assert!(softmax(&[1000.0, 0.0])[0] > 0.999);
+    }
+
+    #[test]
+    fn confidence_and_entropy_of_known_distributions() {
+        let uniform = Scores {
+            logits: vec![0.0; 4],
+            probs: vec![0.25; 4],
+        };
+        assert!((uniform.entropy() - 4f32.ln()).abs() < 1e-6);
+        assert!((uniform.confidence() - 0.25).abs() < 1e-7);
+        let sure = Scores {
+            logits: vec![9.0, 0.0],
+            probs: vec![1.0, 0.0],
+        };
+        assert_eq!(sure.entropy(), 0.0);
+        assert_eq!(sure.confidence(), 1.0);
+        // Sigmoid scores are normalised: [0.9, 0.3] behaves as [0.75, 0.25].
+        let sig = Scores {
+            logits: vec![0.0; 2],
+            probs: vec![0.9, 0.3],
+        };
+        assert!((sig.confidence() - 0.75).abs() < 1e-6);
+        let h = -(0.75f32 * 0.75f32.ln() + 0.25 * 0.25f32.ln());
+        assert!((sig.entropy() - h).abs() < 1e-6);
     }
 }
