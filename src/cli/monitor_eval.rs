@@ -176,8 +176,8 @@ fn print_report(r: &EvalReport) {
         100.0 * r.clean_accuracy
     );
     println!(
-        "{:<22} {:>3} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9}",
-        "cell", "sev", "acc %", "ATC %", "DoC %", "detected", "median", "ATC err"
+        "{:<22} {:>3} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>8}",
+        "cell", "sev", "acc %", "ATC %", "plain %", "DoC %", "detected", "median", "ATC err"
     );
     for e in &r.estimates {
         let d = r
@@ -185,11 +185,12 @@ fn print_report(r: &EvalReport) {
             .iter()
             .find(|d| d.corruption == e.corruption && d.severity == e.severity);
         println!(
-            "{:<22} {:>3} {:>7.1} {:>7.1} {:>7.1} {:>9} {:>9} {:>9.1}",
+            "{:<22} {:>3} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>9} {:>7} {:>8.1}",
             e.corruption,
             e.severity,
             100.0 * e.accuracy,
             100.0 * e.atc,
+            100.0 * e.atc_uncapped,
             100.0 * e.doc,
             d.map_or("-".into(), |d| format!("{}/{}", d.detected, d.streams)),
             d.and_then(|d| d.median_delay)
@@ -213,10 +214,11 @@ fn print_report(r: &EvalReport) {
         100.0 * r.missed_rate
     );
     println!(
-        "{} ATC mean absolute error {:.2} points at window {} (target <= 5); DoC {:.2} points",
+        "{} ATC mean absolute error {:.2} points at window {} (target <= 5); plain ATC {:.2}, DoC {:.2} points",
         verdict(r.atc_mae_points <= 5.0),
         r.atc_mae_points,
         r.window,
+        r.atc_uncapped_mae_points,
         r.doc_mae_points
     );
 }

@@ -144,73 +144,111 @@ impl ChiSquare {
     }
 }
 
-/// The most recent frames' ATC hits and confidences, for windowed estimates.
+/// The most recent frames' ATC hits, confidences and predicted classes, for windowed
+/// estimates; memory is the window plus one counter pair per class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     /// Capacity.
     pub size: usize,
-    hits: VecDeque<bool>,
-    confidences: VecDeque<f32>,
+    frames: VecDeque<(bool, f32, u32)>,
     hit_count: usize,
     confidence_sum: f64,
+    class_frames: Vec<u32>,
+    class_hits: Vec<u32>,
 }
 
 impl Window {
-    /// An empty window of `size` frames.
-    pub fn new(size: usize) -> Window {
+    /// An empty window of `size` frames over `classes` classes.
+    pub fn new(size: usize, classes: usize) -> Window {
         let size = size.max(1);
         Window {
             size,
-            hits: VecDeque::with_capacity(size),
-            confidences: VecDeque::with_capacity(size),
+            frames: VecDeque::with_capacity(size),
             hit_count: 0,
             confidence_sum: 0.0,
+            class_frames: vec![0; classes],
+            class_hits: vec![0; classes],
+        }
+    }
+
+    fn count(&mut self, (hit, confidence, class): (bool, f32, u32), add: bool) {
+        let k = class as usize;
+        if add {
+            self.hit_count += usize::from(hit);
+            self.confidence_sum += f64::from(confidence);
+            if k < self.class_frames.len() {
+                self.class_frames[k] += 1;
+                self.class_hits[k] += u32::from(hit);
+            }
+        } else {
+            self.hit_count -= usize::from(hit);
+            self.confidence_sum -= f64::from(confidence);
+            if k < self.class_frames.len() {
+                self.class_frames[k] -= 1;
+                self.class_hits[k] -= u32::from(hit);
+            }
         }
     }
 
     /// Adds a frame, dropping the oldest when full.
-    pub fn push(&mut self, hit: bool, confidence: f32) {
-        if self.hits.len() == self.size {
-            if self.hits.pop_front() == Some(true) {
-                self.hit_count -= 1;
-            }
-            if let Some(c) = self.confidences.pop_front() {
-                self.confidence_sum -= f64::from(c);
+    pub fn push(&mut self, hit: bool, confidence: f32, class: usize) {
+        if self.frames.len() == self.size {
+            if let Some(old) = self.frames.pop_front() {
+                self.count(old, false);
             }
         }
-        self.hits.push_back(hit);
-        self.confidences.push_back(confidence);
-        self.hit_count += usize::from(hit);
-        self.confidence_sum += f64::from(confidence);
+        let frame = (hit, confidence, class as u32);
+        self.frames.push_back(frame);
+        self.count(frame, true);
     }
 
     /// Frames in the window.
     pub fn len(&self) -> usize {
-        self.hits.len()
+        self.frames.len()
     }
 
     /// True when no frame was added yet.
     pub fn is_empty(&self) -> bool {
-        self.hits.is_empty()
+        self.frames.is_empty()
     }
 
-    /// Share of ATC hits: the ATC accuracy estimate.
+    /// Share of ATC hits: the plain ATC accuracy estimate.
     pub fn hit_rate(&self) -> f64 {
-        if self.hits.is_empty() {
+        if self.frames.is_empty() {
             f64::NAN
         } else {
-            self.hit_count as f64 / self.hits.len() as f64
+            self.hit_count as f64 / self.frames.len() as f64
         }
+    }
+
+    /// ATC hits with each predicted class capped at what its share of the stream allows:
+    /// if class k makes up `prior[k]` of the frames, at most that many (plus two binomial
+    /// standard deviations of window noise) of the frames predicted as k can be right.
+    /// This catches corruptions that collapse the predictions onto a few classes with
+    /// high confidence, which plain ATC scores as accurate; it assumes the class mix of
+    /// the stream stays as calibrated.
+    pub fn capped_hit_rate(&self, prior: &[f64]) -> f64 {
+        if self.frames.is_empty() {
+            return f64::NAN;
+        }
+        let n = self.frames.len() as f64;
+        let capped: f64 = self
+            .class_hits
+            .iter()
+            .zip(prior)
+            .map(|(&hits, &p)| f64::from(hits).min(p * n + 2.0 * (n * p * (1.0 - p)).sqrt()))
+            .sum();
+        let outside =
+            self.hit_count as f64 - self.class_hits.iter().map(|&h| f64::from(h)).sum::<f64>();
+        (capped + outside) / n
     }
 
     /// Mean confidence, for DoC.
     pub fn mean_confidence(&self) -> f64 {
-        if self.hits.is_empty() {
+        if self.frames.is_empty() {
             f64::NAN
         } else {
-            // Re-summed now and then would be exact; the running sum drifts by ~1e-16 per
-            // frame, far below what the estimate resolves.
-            self.confidence_sum / self.hits.len() as f64
+            self.confidence_sum / self.frames.len() as f64
         }
     }
 }
@@ -282,14 +320,42 @@ mod tests {
 
     #[test]
     fn window_keeps_the_last_frames() {
-        let mut w = Window::new(3);
+        let mut w = Window::new(3, 2);
         assert!(w.hit_rate().is_nan() && w.is_empty());
-        for (hit, conf) in [(true, 0.9), (false, 0.5), (true, 0.7), (false, 0.1)] {
-            w.push(hit, conf);
+        for (hit, conf, class) in [
+            (true, 0.9, 0),
+            (false, 0.5, 1),
+            (true, 0.7, 1),
+            (false, 0.1, 0),
+        ] {
+            w.push(hit, conf, class);
         }
         assert_eq!(w.len(), 3);
         assert!((w.hit_rate() - 1.0 / 3.0).abs() < 1e-12);
         assert!((w.mean_confidence() - (0.5 + 0.7 + 0.1) / 3.0).abs() < 1e-6);
+        assert_eq!(
+            (w.class_frames.clone(), w.class_hits.clone()),
+            (vec![1, 2], vec![0, 1])
+        );
+    }
+
+    #[test]
+    fn capped_rate_discounts_confident_collapse_but_not_a_balanced_stream() {
+        let prior = vec![0.25; 4];
+        let mut balanced = Window::new(400, 4);
+        let mut collapsed = Window::new(400, 4);
+        for i in 0..400 {
+            balanced.push(i % 10 != 0, 0.9, i % 4);
+            collapsed.push(true, 0.99, 0);
+        }
+        assert!((balanced.capped_hit_rate(&prior) - balanced.hit_rate()).abs() < 1e-12);
+        assert_eq!(collapsed.hit_rate(), 1.0);
+        // At most a quarter (plus 2 sd = 0.043) of the frames can be class 0.
+        let c = collapsed.capped_hit_rate(&prior);
+        assert!(
+            (c - (0.25 + 2.0 * (400.0f64 * 0.25 * 0.75).sqrt() / 400.0)).abs() < 1e-12,
+            "{c}"
+        );
     }
 
     #[test]

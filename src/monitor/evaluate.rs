@@ -169,6 +169,10 @@ pub struct CellEstimate {
     pub atc: f64,
     /// Mean absolute ATC error over the windows.
     pub atc_abs_error: f64,
+    /// Mean plain (uncapped) ATC estimate.
+    pub atc_uncapped: f64,
+    /// Its mean absolute error.
+    pub atc_uncapped_abs_error: f64,
     /// Mean DoC estimate.
     pub doc: f64,
     /// Mean absolute DoC error.
@@ -202,6 +206,8 @@ pub struct EvalReport {
     pub estimates: Vec<CellEstimate>,
     /// Mean absolute ATC error over all cells and windows, accuracy points.
     pub atc_mae_points: f64,
+    /// The same for plain (uncapped) ATC.
+    pub atc_uncapped_mae_points: f64,
     /// Mean absolute DoC error, accuracy points.
     pub doc_mae_points: f64,
 }
@@ -265,6 +271,7 @@ pub fn evaluate(
         let acc = accuracy(&calib, &head, &pool.frames);
         // Windowed estimates on a stream of this cell alone.
         let (mut atc, mut atc_err, mut doc, mut doc_err) = (0.0, 0.0, 0.0, 0.0);
+        let (mut plain, mut plain_err) = (0.0, 0.0);
         for w in 0..opts.windows {
             let mut m = fresh()?;
             let mut rng = Rng::new(opts.seed, &format!("window-{c}-{w}"));
@@ -276,6 +283,8 @@ pub fn evaluate(
             let d = snap.doc_accuracy.unwrap_or(f64::NAN);
             atc += snap.atc_accuracy;
             atc_err += (snap.atc_accuracy - acc).abs();
+            plain += snap.atc_uncapped;
+            plain_err += (snap.atc_uncapped - acc).abs();
             doc += d;
             doc_err += (d - acc).abs();
         }
@@ -286,6 +295,8 @@ pub fn evaluate(
             accuracy: acc,
             atc: atc / nw,
             atc_abs_error: atc_err / nw,
+            atc_uncapped: plain / nw,
+            atc_uncapped_abs_error: plain_err / nw,
             doc: doc / nw,
             doc_abs_error: doc_err / nw,
         });
@@ -335,6 +346,12 @@ pub fn evaluate(
         missed_rate: missed as f64 / shift_streams.max(1) as f64,
         median_delay: median(&mut delays),
         atc_mae_points: 100.0 * estimates.iter().map(|e| e.atc_abs_error).sum::<f64>() / n_est,
+        atc_uncapped_mae_points: 100.0
+            * estimates
+                .iter()
+                .map(|e| e.atc_uncapped_abs_error)
+                .sum::<f64>()
+            / n_est,
         doc_mae_points: 100.0 * estimates.iter().map(|e| e.doc_abs_error).sum::<f64>() / n_est,
         estimates,
     })

@@ -94,10 +94,13 @@ pub struct Snapshot {
     pub skipped: u64,
     /// Frames in the estimate window.
     pub window_frames: usize,
-    /// ATC accuracy estimate over the window (labelled calibrations), else the share of
-    /// confident frames.
+    /// ATC accuracy estimate over the window, each predicted class capped at its
+    /// calibrated share of the stream (see [`detectors::Window::capped_hit_rate`]); for an
+    /// unlabelled calibration, the share of confident frames.
     pub atc_accuracy: f64,
-    /// 95% Wilson interval of that estimate (window noise only).
+    /// Plain ATC estimate (share of frames the ATC rule counts as correct).
+    pub atc_uncapped: f64,
+    /// 95% Wilson interval of the estimate (window noise only).
     pub atc_low: f64,
     /// Upper end of the interval.
     pub atc_high: f64,
@@ -155,7 +158,7 @@ impl Monitor {
             cusum: calibration.cusum,
             page_hinkley: calibration.page_hinkley,
             chi_square: calibration.chi_square.clone(),
-            window: Window::new(calibration.options.window),
+            window: Window::new(calibration.options.window, calibration.labels.len()),
             resume: None,
         };
         Ok(Monitor {
@@ -187,7 +190,9 @@ impl Monitor {
         if state.calibration_id != self.state.calibration_id {
             bail!("the monitor state was written with another calibration; start afresh with --reset-state");
         }
-        if state.chi_square.expected.len() != self.calibration.labels.len() {
+        if state.chi_square.expected.len() != self.calibration.labels.len()
+            || state.window.size != self.calibration.options.window
+        {
             bail!("monitor state is corrupted (class counts do not match the calibration)");
         }
         self.state = state;
@@ -223,7 +228,7 @@ impl Monitor {
         let hit = f64::from(f.entropy) <= c.entropy_threshold;
         let s = &mut self.state;
         s.frames += 1;
-        s.window.push(hit, f.confidence);
+        s.window.push(hit, f.confidence, f.predicted);
         let mut alarms = Vec::new();
         if s.cusum.update(hit) {
             s.alarms.cusum += 1;
@@ -254,7 +259,7 @@ impl Monitor {
         let s = &self.state;
         let c = &self.calibration;
         let n = s.window.len();
-        let rate = s.window.hit_rate();
+        let rate = s.window.capped_hit_rate(&c.class_prior);
         let hits = if n == 0 {
             0
         } else {
@@ -266,6 +271,7 @@ impl Monitor {
             skipped: s.skipped,
             window_frames: n,
             atc_accuracy: rate,
+            atc_uncapped: s.window.hit_rate(),
             atc_low: lo,
             atc_high: hi,
             doc_accuracy: c
@@ -332,7 +338,7 @@ mod tests {
         let mut labels = Vec::new();
         for _ in 0..200 {
             let k = rng.below(2) as usize;
-            let m = 2.0 + 6.0 * rng.uniform() as f32;
+            let m = 2.0 + 6.0 * rng.uniform();
             let mut z = vec![0.0; 2];
             z[k] = m;
             logits.push(z);

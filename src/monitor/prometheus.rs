@@ -63,6 +63,7 @@ pub fn render(snapshot: &Snapshot, model: &str) -> String {
         "ATC accuracy estimate over the window, with its 95% interval.",
         &[
             ("bound=\"estimate\"", s.atc_accuracy),
+            ("bound=\"uncapped\"", s.atc_uncapped),
             ("bound=\"low\"", s.atc_low),
             ("bound=\"high\"", s.atc_high),
         ],
@@ -126,6 +127,7 @@ mod tests {
             skipped: 1,
             window_frames: 10,
             atc_accuracy: 0.9,
+            atc_uncapped: 0.92,
             atc_low: 0.6,
             atc_high: 0.98,
             doc_accuracy: None,
