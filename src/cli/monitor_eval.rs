@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     let cache = source.resolve(&dir)?;
-    let encoder = dir.image_encoder(EncoderOptions { batch: 16 })?;
+    let encoder = dir.image_encoder(EncoderOptions::default())?;
     let (calib_items, eval_items) = split_halves(&prompt_items(&images, &cache)?);
     let cells = cells(&profile);
     let stop = interrupt_flag();

@@ -67,8 +67,8 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Images per encoder call.
-    #[arg(long, default_value_t = 16)]
+    /// Images per encoder call (1 was fastest for the default model with tract).
+    #[arg(long, default_value_t = 1)]
     pub batch: usize,
     /// Folder for report.json and report.svg.
     #[arg(short = 'o', long = "out", default_value = "edgeclip-selfcheck")]
