@@ -8,7 +8,7 @@ use edgeclip::monitor::calibrate::{fit, Calibration, FitOptions};
 use edgeclip::monitor::evaluate::{prompt_items, score_pools};
 use serde_json::json;
 
-use super::selfcheck::{interrupt_flag, progress_bar, resolve_inputs};
+use super::selfcheck::{interrupt_flag, progress_bar, ModelData};
 
 const AFTER: &str = "\
 Scores clean, in-distribution images with the deployed image encoder and prompts, then fits:
@@ -30,22 +30,9 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER)]
 pub struct Args {
-    /// Model directory (default: $EDGECLIP_MODEL, then the built-in model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Clean images: a labelled folder (one sub-folder per class) or a folder of images
-    /// (default: the built-in sample set).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Prompt cache the device will use (default: prompts from the folder's labels).
-    #[arg(long, value_name = "FILE")]
-    pub cache: Option<PathBuf>,
-    /// Comma-separated labels to prompt with (for unlabelled folders without --cache).
-    #[arg(long, value_delimiter = ',', conflicts_with = "cache")]
-    pub labels: Option<Vec<String>>,
-    /// Prompt templates: `simple`, `imagenet`, `none`, or a file.
-    #[arg(long, default_value = "simple", conflicts_with = "cache")]
-    pub templates: String,
+    /// Clean, in-distribution images (`--data`), the model and the deployed prompts.
+    #[command(flatten)]
+    pub input: ModelData,
     /// Calibration file to write.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: PathBuf,
@@ -73,13 +60,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.window == 0 || args.chi_window == 0 {
         bail!("--window and --chi-window must be at least 1");
     }
-    let (dir, _, images, source) = resolve_inputs(
-        args.model,
-        args.data,
-        args.cache,
-        args.labels,
-        &args.templates,
-    )?;
+    let (dir, _, images, source) = args.input.resolve()?;
     let cache = source.resolve(&dir)?;
     let encoder = dir.image_encoder(EncoderOptions { batch: 1 })?;
     let items = prompt_items(&images, &cache)?;

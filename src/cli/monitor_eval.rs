@@ -1,7 +1,5 @@
 //! `edgeclip monitor-eval`: the monitor's reproducible evaluation on a labelled folder.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use edgeclip::corrupt::Profile;
 use edgeclip::model::EncoderOptions;
@@ -13,7 +11,7 @@ use edgeclip::monitor::Monitor;
 use edgeclip::selfcheck::cells;
 use serde_json::json;
 
-use super::selfcheck::{interrupt_flag, progress_bar, resolve_inputs};
+use super::selfcheck::{interrupt_flag, progress_bar, ModelData};
 
 const AFTER: &str = "\
 Splits a labelled folder into halves (even / odd positions): the monitor is calibrated on
@@ -37,15 +35,9 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER)]
 pub struct Args {
-    /// Model directory (default: $EDGECLIP_MODEL, then the built-in model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Labelled folder (default: the built-in sample set).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Prompt cache (default: prompts from the folder's labels).
-    #[arg(long, value_name = "FILE")]
-    pub cache: Option<PathBuf>,
+    /// A labelled folder (`--data`), the model and the deployed prompts.
+    #[command(flatten)]
+    pub input: ModelData,
     /// Domain profile: a built-in name or a TOML file.
     #[arg(long, default_value = "driving", value_name = "NAME|FILE")]
     pub profile: String,
@@ -83,8 +75,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let profile = Profile::load(&args.profile)?;
-    let (dir, data, images, source) =
-        resolve_inputs(args.model, args.data, args.cache, None, "simple")?;
+    let (dir, data, images, source) = args.input.resolve()?;
     if !images.is_labelled() {
         anyhow::bail!(
             "{} is not labelled; the evaluation needs one sub-folder per class",

@@ -38,10 +38,10 @@ Examples:
   edgeclip selfcheck --model DIR --cache prompts.ecp --data frames/ --profile fog.toml
   edgeclip selfcheck --json --max-mean-lfp 0.1 > report.json";
 
-/// Arguments of `edgeclip selfcheck`.
+/// The model, the images and the prompts: shared by `selfcheck`, `calibrate` and
+/// `monitor-eval`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = AFTER)]
-pub struct Args {
+pub struct ModelData {
     /// Model directory (default: $EDGECLIP_MODEL, then the built-in model).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -49,7 +49,7 @@ pub struct Args {
     /// (default: the built-in sample set, with the built-in model).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Prompt cache to classify with (default: prompts from the folder's labels).
+    /// Prompt cache the device uses (default: prompts from the folder's labels).
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
     /// Comma-separated labels to prompt with (for unlabelled folders without --cache).
@@ -58,6 +58,14 @@ pub struct Args {
     /// Prompt templates: `simple`, `imagenet`, `none`, or a file.
     #[arg(long, default_value = "simple", conflicts_with = "cache")]
     pub templates: String,
+}
+
+/// Arguments of `edgeclip selfcheck`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: ModelData,
     /// Domain profile: a built-in name or a TOML file.
     #[arg(long, default_value = "driving", value_name = "NAME|FILE")]
     pub profile: String,
@@ -87,8 +95,21 @@ pub struct Args {
     pub min_robustness: f64,
 }
 
-/// Resolves the model, images and prompt source shared by `selfcheck` and `calibrate`.
-pub fn resolve_inputs(
+impl ModelData {
+    /// Opens the model and the images and says where the prompts come from.
+    pub fn resolve(self) -> Result<(ModelDir, PathBuf, ImageSet, PromptSource)> {
+        let ModelData {
+            model,
+            data,
+            cache,
+            labels,
+            templates: template_set,
+        } = self;
+        resolve_inputs(model, data, cache, labels, &template_set)
+    }
+}
+
+fn resolve_inputs(
     model: Option<PathBuf>,
     data: Option<PathBuf>,
     cache: Option<PathBuf>,
@@ -149,13 +170,7 @@ pub fn progress_bar(total: u64, what: &str) -> ProgressBar {
 
 pub fn run(args: Args) -> Result<i32> {
     let profile = Profile::load(&args.profile)?;
-    let (dir, data, images, source) = resolve_inputs(
-        args.model,
-        args.data,
-        args.cache,
-        args.labels,
-        &args.templates,
-    )?;
+    let (dir, data, images, source) = args.input.resolve()?;
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
