@@ -321,6 +321,92 @@ fn monitor_refuses_a_calibration_from_another_model() {
     assert_clear_error(&out, "calibration");
 }
 
+#[cfg(unix)]
+#[test]
+fn monitor_watches_a_folder_and_serves_metrics_until_interrupted() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let calib = dir.path().join("site.ecc");
+    let out = edgeclip(&["calibrate", "-o", calib.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for (i, c) in CLASSES.iter().enumerate() {
+        std::fs::copy(
+            samples().join(c).join("000.png"),
+            frames.join(format!("{i}.png")),
+        )
+        .unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgeclip"))
+        .args([
+            "monitor",
+            "--calibration",
+            calib.to_str().unwrap(),
+            "--watch",
+        ])
+        .arg(&frames)
+        .args([
+            "--settle-ms",
+            "0",
+            "--poll-ms",
+            "50",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("EDGECLIP_MODEL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the watcher whatever happens below, so a failure cannot hang the test run.
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            // SAFETY: signalling our own child process.
+            unsafe {
+                libc::kill(self.0 as i32, libc::SIGKILL);
+            }
+        }
+    }
+    let _guard = KillOnDrop(child.id());
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("serving metrics on http://")
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("unexpected stderr: {line}"))
+        .to_string();
+    // Wait until the three frames are scored, then scrape.
+    let mut body = String::new();
+    for _ in 0..100 {
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        body.clear();
+        conn.read_to_string(&mut body).unwrap();
+        if body.contains("edgeclip_monitor_frames_total{model=\"edgeclip-default\"} 3\n") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(
+        body.contains("frames_total{model=\"edgeclip-default\"} 3\n"),
+        "{body}"
+    );
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(last["snapshot"]["frames"], 3);
+}
+
 /// The monitor's evaluation on the default model (about a minute on two cores):
 /// `cargo test --release --test selfcheck_monitor -- --ignored --nocapture`.
 #[test]

@@ -98,6 +98,9 @@ pub struct Args {
 
 fn serve(addr: &str, text: Arc<Mutex<String>>) -> Result<()> {
     let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    if let Ok(local) = listener.local_addr() {
+        eprintln!("serving metrics on http://{local}/metrics");
+    }
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
@@ -214,6 +217,12 @@ pub fn run(args: Args) -> Result<()> {
         if since_save >= args.save_every {
             persist(&monitor, &stream)?;
             since_save = 0;
+        } else if args.listen.is_some() {
+            // A scrape sees every frame; files are written only every --save-every.
+            let text = prometheus::render(&monitor.snapshot(), &model_name);
+            if let Ok(mut t) = metrics_text.lock() {
+                *t = text;
+            }
         }
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             break;
