@@ -1,9 +1,8 @@
 //! Digital losses: JPEG compression and pixelation (ImageNet-C).
 
-use std::os::raw::{c_int, c_ulong};
-
 use image::RgbImage;
 
+use super::jpeg;
 use super::{Corruption, Family, Image, Param, Rng, Severity};
 
 /// The corruptions of this family, in catalogue order.
@@ -13,7 +12,9 @@ pub const ALL: &[&dyn Corruption] = &[&JpegCompression, &Pixelate];
 /// the way Pillow's `save(format='JPEG', quality=q)` and `Image.open` do it, with
 /// libjpeg(-turbo) behaviour: baseline, standard (Annex K) quantisation tables scaled by
 /// quality and clamped to 8 bits, 4:2:0 chroma subsampling, standard Huffman tables,
-/// integer DCT; decoded with fancy upsampling.
+/// integer DCT; decoded with fancy upsampling. [`jpeg::round_trip`] simulates those
+/// lossy steps exactly (the entropy coding in between is lossless), so no bit stream is
+/// produced; unlike a real JPEG file, any image size works.
 ///
 /// | severity | 1 | 2 | 3 | 4 | 5 |
 /// |---|---|---|---|---|---|
@@ -42,120 +43,37 @@ impl Corruption for JpegCompression {
         false
     }
     fn apply(&self, image: &Image, s: Severity, _rng: &mut Rng) -> Image {
-        let rgb = image.to_rgb8();
-        // Only a size beyond JPEG's 65500-pixel limit fails; leave such an image alone.
-        match jpeg_round_trip(&rgb, s.pick(&JPEG_QUALITY) as c_int) {
-            Some(out) if out.dimensions() == rgb.dimensions() => Image::from_rgb8(&out),
-            _ => image.clone(),
-        }
-    }
-}
-
-/// Encodes with libjpeg at `quality` as Pillow does, then decodes; `None` if libjpeg fails.
-pub fn jpeg_round_trip(rgb: &RgbImage, quality: c_int) -> Option<RgbImage> {
-    let encoded =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encode_jpeg(rgb, quality)))
-            .ok()?;
-    crate::imageio::decode_rgb(&encoded).ok()
-}
-
-/// libjpeg compression state plus the error manager and memory destination it points
-/// into; boxed so those pointers stay valid, and torn down on drop even after an error.
-struct Encoder {
-    cinfo: mozjpeg_sys::jpeg_compress_struct,
-    err: mozjpeg_sys::jpeg_error_mgr,
-    buf: *mut u8,
-    size: c_ulong,
-    created: bool,
-}
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        // SAFETY: `cinfo` was created by jpeg_CreateCompress when `created` is set, and
-        // `buf` is null or the malloc'd buffer libjpeg's memory destination owns.
-        unsafe {
-            if self.created {
-                mozjpeg_sys::jpeg_destroy_compress(&mut self.cinfo);
-            }
-            if !self.buf.is_null() {
-                libc::free(self.buf.cast());
-            }
-        }
-    }
-}
-
-extern "C-unwind" fn unwind_on_error(_cinfo: &mut mozjpeg_sys::jpeg_common_struct) {
-    // Unwinds back to `jpeg_round_trip`'s catch_unwind without the panic hook's message.
-    std::panic::resume_unwind(Box::new("libjpeg error"));
-}
-
-extern "C-unwind" fn ignore_message(_cinfo: &mut mozjpeg_sys::jpeg_common_struct, _level: c_int) {}
-
-/// Pillow's JPEG encoder set-up: `jpeg_set_defaults`, `jpeg_set_quality(q, TRUE)`, default
-/// (4:2:0) sampling. mozjpeg is switched to its libjpeg-turbo profile (no trellis
-/// quantisation, no progressive scans, no Huffman optimisation, Annex K tables); its
-/// own quality call would skip the 8-bit clamp of the tables (force_baseline false),
-/// which changes qualities below 12, hence the direct calls.
-fn encode_jpeg(rgb: &RgbImage, quality: c_int) -> Vec<u8> {
-    use mozjpeg_sys as ffi;
-    let (w, h) = rgb.dimensions();
-    // SAFETY: all-zero is the documented initial state of these C structs; every
-    // pointer libjpeg keeps (error manager, destination buffer and size) lives in the
-    // box, which outlives the compressor; rows point into `rgb`, alive throughout.
-    unsafe {
-        let mut enc = Box::new(Encoder {
-            cinfo: std::mem::zeroed(),
-            err: std::mem::zeroed(),
-            buf: std::ptr::null_mut(),
-            size: 0,
-            created: false,
-        });
-        ffi::jpeg_std_error(&mut enc.err);
-        enc.err.error_exit = Some(unwind_on_error);
-        enc.err.emit_message = Some(ignore_message);
-        enc.cinfo.common.err = &mut enc.err;
-        ffi::jpeg_create_compress(&mut enc.cinfo);
-        enc.created = true;
-        let Encoder {
-            cinfo, buf, size, ..
-        } = &mut *enc;
-        ffi::jpeg_mem_dest(cinfo, buf, size);
-        cinfo.image_width = w;
-        cinfo.image_height = h;
-        cinfo.input_components = 3;
-        cinfo.in_color_space = ffi::J_COLOR_SPACE::JCS_RGB;
-        ffi::jpeg_c_set_int_param(
-            cinfo,
-            ffi::J_INT_PARAM::JINT_COMPRESS_PROFILE,
-            ffi::JINT_COMPRESS_PROFILE_VALUE::JCP_FASTEST as c_int,
+        let (w, h) = (image.width(), image.height());
+        let mut out = Image::new(w, h);
+        let (sr, sg, sb) = image.planes();
+        let (or, og, ob) = out.planes_mut();
+        jpeg::round_trip(
+            w,
+            h,
+            s.pick(&JPEG_QUALITY) as i32,
+            |y, r, g, b| {
+                for (dst, src) in [(r, sr), (g, sg), (b, sb)] {
+                    for (d, &v) in dst.iter_mut().zip(&src[y * w..(y + 1) * w]) {
+                        *d = to_u8(v);
+                    }
+                }
+            },
+            |y, r, g, b| {
+                for (dst, src) in [(&mut *or, r), (&mut *og, g), (&mut *ob, b)] {
+                    for (d, &v) in dst[y * w..(y + 1) * w].iter_mut().zip(src) {
+                        *d = f32::from(v) / 255.0;
+                    }
+                }
+            },
         );
-        ffi::jpeg_set_defaults(cinfo);
-        ffi::jpeg_set_quality(cinfo, quality, 1);
-        ffi::jpeg_start_compress(cinfo, 1);
-        let stride = 3 * w as usize;
-        let rows: Vec<*const u8> = rgb
-            .as_raw()
-            .chunks_exact(stride)
-            .map(|r| r.as_ptr())
-            .collect();
-        let mut done = 0usize;
-        while done < rows.len() {
-            let n = ffi::jpeg_write_scanlines(
-                cinfo,
-                rows.as_ptr().add(done),
-                (rows.len() - done) as u32,
-            );
-            if n == 0 {
-                break;
-            }
-            done += n as usize;
-        }
-        ffi::jpeg_finish_compress(cinfo);
-        if buf.is_null() {
-            return Vec::new();
-        }
-        std::slice::from_raw_parts(*buf, *size as usize).to_vec()
+        out
     }
+}
+
+/// `Image::to_rgb8`'s conversion of one sample, kept identical.
+#[inline]
+fn to_u8(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0 + 1e-4) as u8
 }
 
 /// Resolution loss (ImageNet-C `pixelate`): Pillow's BOX down-scale to
@@ -245,9 +163,8 @@ fn pixelate(image: &Image, sw: usize, sh: usize) -> Image {
     let mut acc = vec![0i32; sw];
     let mut small_f = vec![0.0f32; sw * sh];
     for c in 0..3 {
-        // `to_rgb8`'s conversion, kept identical.
         for (d, &v) in src8.iter_mut().zip(image.plane(c)) {
-            *d = (v.clamp(0.0, 1.0) * 255.0 + 1e-4) as u8;
+            *d = to_u8(v);
         }
         match &hx {
             Some(t) => {
@@ -402,6 +319,122 @@ pub fn box_resize(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
     RgbImage::from_raw(out_w, out_h, pixels).expect("buffer matches its size")
 }
 
+/// The real libjpeg (mozjpeg in its libjpeg-turbo profile) encode and decode that
+/// [`jpeg::round_trip`] simulates; the tests hold the simulation to it byte for byte.
+#[cfg(test)]
+mod libjpeg {
+    use std::os::raw::{c_int, c_ulong};
+
+    use image::RgbImage;
+
+    /// Encodes with libjpeg at `quality` as Pillow does, then decodes; `None` if libjpeg fails.
+    pub(super) fn jpeg_round_trip(rgb: &RgbImage, quality: c_int) -> Option<RgbImage> {
+        let encoded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encode_jpeg(rgb, quality)))
+                .ok()?;
+        crate::imageio::decode_rgb(&encoded).ok()
+    }
+
+    /// libjpeg compression state plus the error manager and memory destination it points
+    /// into; boxed so those pointers stay valid, and torn down on drop even after an error.
+    struct Encoder {
+        cinfo: mozjpeg_sys::jpeg_compress_struct,
+        err: mozjpeg_sys::jpeg_error_mgr,
+        buf: *mut u8,
+        size: c_ulong,
+        created: bool,
+    }
+
+    impl Drop for Encoder {
+        fn drop(&mut self) {
+            // SAFETY: `cinfo` was created by jpeg_CreateCompress when `created` is set, and
+            // `buf` is null or the malloc'd buffer libjpeg's memory destination owns.
+            unsafe {
+                if self.created {
+                    mozjpeg_sys::jpeg_destroy_compress(&mut self.cinfo);
+                }
+                if !self.buf.is_null() {
+                    libc::free(self.buf.cast());
+                }
+            }
+        }
+    }
+
+    extern "C-unwind" fn unwind_on_error(_cinfo: &mut mozjpeg_sys::jpeg_common_struct) {
+        // Unwinds back to `jpeg_round_trip`'s catch_unwind without the panic hook's message.
+        std::panic::resume_unwind(Box::new("libjpeg error"));
+    }
+
+    extern "C-unwind" fn ignore_message(_cinfo: &mut mozjpeg_sys::jpeg_common_struct, _level: c_int) {}
+
+    /// Pillow's JPEG encoder set-up: `jpeg_set_defaults`, `jpeg_set_quality(q, TRUE)`, default
+    /// (4:2:0) sampling. mozjpeg is switched to its libjpeg-turbo profile (no trellis
+    /// quantisation, no progressive scans, no Huffman optimisation, Annex K tables); its
+    /// own quality call would skip the 8-bit clamp of the tables (force_baseline false),
+    /// which changes qualities below 12, hence the direct calls.
+    fn encode_jpeg(rgb: &RgbImage, quality: c_int) -> Vec<u8> {
+        use mozjpeg_sys as ffi;
+        let (w, h) = rgb.dimensions();
+        // SAFETY: all-zero is the documented initial state of these C structs; every
+        // pointer libjpeg keeps (error manager, destination buffer and size) lives in the
+        // box, which outlives the compressor; rows point into `rgb`, alive throughout.
+        unsafe {
+            let mut enc = Box::new(Encoder {
+                cinfo: std::mem::zeroed(),
+                err: std::mem::zeroed(),
+                buf: std::ptr::null_mut(),
+                size: 0,
+                created: false,
+            });
+            ffi::jpeg_std_error(&mut enc.err);
+            enc.err.error_exit = Some(unwind_on_error);
+            enc.err.emit_message = Some(ignore_message);
+            enc.cinfo.common.err = &mut enc.err;
+            ffi::jpeg_create_compress(&mut enc.cinfo);
+            enc.created = true;
+            let Encoder {
+                cinfo, buf, size, ..
+            } = &mut *enc;
+            ffi::jpeg_mem_dest(cinfo, buf, size);
+            cinfo.image_width = w;
+            cinfo.image_height = h;
+            cinfo.input_components = 3;
+            cinfo.in_color_space = ffi::J_COLOR_SPACE::JCS_RGB;
+            ffi::jpeg_c_set_int_param(
+                cinfo,
+                ffi::J_INT_PARAM::JINT_COMPRESS_PROFILE,
+                ffi::JINT_COMPRESS_PROFILE_VALUE::JCP_FASTEST as c_int,
+            );
+            ffi::jpeg_set_defaults(cinfo);
+            ffi::jpeg_set_quality(cinfo, quality, 1);
+            ffi::jpeg_start_compress(cinfo, 1);
+            let stride = 3 * w as usize;
+            let rows: Vec<*const u8> = rgb
+                .as_raw()
+                .chunks_exact(stride)
+                .map(|r| r.as_ptr())
+                .collect();
+            let mut done = 0usize;
+            while done < rows.len() {
+                let n = ffi::jpeg_write_scanlines(
+                    cinfo,
+                    rows.as_ptr().add(done),
+                    (rows.len() - done) as u32,
+                );
+                if n == 0 {
+                    break;
+                }
+                done += n as usize;
+            }
+            ffi::jpeg_finish_compress(cinfo);
+            if buf.is_null() {
+                return Vec::new();
+            }
+            std::slice::from_raw_parts(*buf, *size as usize).to_vec()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,6 +556,130 @@ mod tests {
             for x in 0..40 {
                 assert_eq!(out.get_pixel(x, y), out.get_pixel(x / 4 * 4, y / 4 * 4));
             }
+        }
+    }
+
+    /// `jpeg::round_trip` on an interleaved 8-bit image.
+    fn simulate(rgb: &RgbImage, quality: i32) -> RgbImage {
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        let src = rgb.as_raw();
+        let mut out = vec![0u8; 3 * w * h];
+        jpeg::round_trip(
+            w,
+            h,
+            quality,
+            |y, r, g, b| {
+                for (x, p) in src[3 * w * y..3 * w * (y + 1)].chunks_exact(3).enumerate() {
+                    (r[x], g[x], b[x]) = (p[0], p[1], p[2]);
+                }
+            },
+            |y, r, g, b| {
+                for (x, p) in out[3 * w * y..3 * w * (y + 1)]
+                    .chunks_exact_mut(3)
+                    .enumerate()
+                {
+                    p.copy_from_slice(&[r[x], g[x], b[x]]);
+                }
+            },
+        );
+        RgbImage::from_raw(w as u32, h as u32, out).unwrap()
+    }
+
+    /// xorshift64* bytes.
+    fn noise_bytes(n: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s >> 12;
+                s ^= s << 25;
+                s ^= s >> 27;
+                (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+            })
+            .collect()
+    }
+
+    /// Smooth gradients, a hard-edged disc, saturated corners and a little noise: the
+    /// mix of flat, smooth and sharp content photos have.
+    fn photo_like(w: u32, h: u32, seed: u64) -> RgbImage {
+        let noise = noise_bytes((w * h * 3) as usize, seed);
+        let (cx, cy, rad) = (w as f64 * 0.6, h as f64 * 0.4, (w.min(h) as f64) * 0.3);
+        RgbImage::from_fn(w, h, |x, y| {
+            let (fx, fy) = (x as f64 / w as f64, y as f64 / h as f64);
+            let inside = (x as f64 - cx).powi(2) + (y as f64 - cy).powi(2) < rad * rad;
+            let base = if x < w / 8 && y < h / 8 {
+                [255.0, 255.0, 0.0]
+            } else if inside {
+                [230.0 - 40.0 * fy, 30.0, 60.0 + 50.0 * fx]
+            } else {
+                [40.0 + 150.0 * fx, 90.0 + 100.0 * fy, 200.0 - 120.0 * fx * fy]
+            };
+            let i = ((y * w + x) * 3) as usize;
+            image::Rgb(std::array::from_fn(|c| {
+                (base[c] + f64::from(noise[i + c] % 16) - 8.0).clamp(0.0, 255.0) as u8
+            }))
+        })
+    }
+
+    #[test]
+    fn simulated_jpeg_equals_libjpeg_byte_for_byte() {
+        let sizes = [
+            (1, 1),
+            (1, 9),
+            (9, 1),
+            (2, 2),
+            (3, 5),
+            (4, 4),
+            (5, 3),
+            (6, 2),
+            (7, 13),
+            (8, 8),
+            (16, 16),
+            (17, 33),
+            (33, 17),
+            (31, 30),
+            (64, 48),
+            (100, 75),
+        ];
+        let qualities = [25, 18, 15, 10, 7, 1, 2, 12, 50, 75, 90, 95, 100];
+        for (w, h) in sizes {
+            let random = RgbImage::from_raw(w, h, noise_bytes((w * h * 3) as usize, 7)).unwrap();
+            let flat = RgbImage::from_pixel(w, h, image::Rgb([200, 10, 90]));
+            for (kind, img) in [
+                ("random", random),
+                ("photo", photo_like(w, h, 3)),
+                ("flat", flat),
+            ] {
+                for q in qualities {
+                    let want = libjpeg::jpeg_round_trip(&img, q).unwrap();
+                    assert!(simulate(&img, q) == want, "{kind} {w}x{h} q{q}");
+                }
+            }
+        }
+        let photo = parity::golden("jpeg_compression", 1).map(|(input, _)| input);
+        let photo = photo.unwrap_or_else(|| photo_like(224, 224, 11));
+        let odd = image::imageops::crop_imm(&photo, 3, 5, 203, 157).to_image();
+        for img in [photo, odd] {
+            for q in qualities {
+                let want = libjpeg::jpeg_round_trip(&img, q).unwrap();
+                assert!(simulate(&img, q) == want, "{:?} q{q}", img.dimensions());
+            }
+        }
+    }
+
+    #[test]
+    fn jpeg_sizes_beyond_the_file_format_limit_work() {
+        // libjpeg refuses sides over 65500; the simulation just compresses.
+        for (w, h) in [(70_000, 1), (1, 70_000)] {
+            let img = photo_like(w, h, 5);
+            let out = simulate(&img, 10);
+            assert_eq!(out.dimensions(), (w, h));
+            let diff: u64 = img
+                .as_raw()
+                .iter()
+                .zip(out.as_raw())
+                .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+                .sum();
+            assert!(diff > 0);
         }
     }
 
