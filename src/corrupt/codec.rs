@@ -12,7 +12,7 @@ pub const ALL: &[&dyn Corruption] = &[&JpegCompression, &Pixelate];
 /// the way Pillow's `save(format='JPEG', quality=q)` and `Image.open` do it, with
 /// libjpeg(-turbo) behaviour: baseline, standard (Annex K) quantisation tables scaled by
 /// quality and clamped to 8 bits, 4:2:0 chroma subsampling, standard Huffman tables,
-/// integer DCT; decoded with fancy upsampling. [`jpeg::round_trip`] simulates those
+/// integer DCT; decoded with fancy upsampling. [`jpeg::compress`] simulates those
 /// lossy steps exactly (the entropy coding in between is lossless), so no bit stream is
 /// produced; unlike a real JPEG file, any image size works.
 ///
@@ -43,30 +43,7 @@ impl Corruption for JpegCompression {
         false
     }
     fn apply(&self, image: &Image, s: Severity, _rng: &mut Rng) -> Image {
-        let (w, h) = (image.width(), image.height());
-        let mut out = Image::new(w, h);
-        let (sr, sg, sb) = image.planes();
-        let (or, og, ob) = out.planes_mut();
-        jpeg::round_trip(
-            w,
-            h,
-            s.pick(&JPEG_QUALITY) as i32,
-            |y, r, g, b| {
-                for (dst, src) in [(r, sr), (g, sg), (b, sb)] {
-                    for (d, &v) in dst.iter_mut().zip(&src[y * w..(y + 1) * w]) {
-                        *d = to_u8(v);
-                    }
-                }
-            },
-            |y, r, g, b| {
-                for (dst, src) in [(&mut *or, r), (&mut *og, g), (&mut *ob, b)] {
-                    for (d, &v) in dst[y * w..(y + 1) * w].iter_mut().zip(src) {
-                        *d = f32::from(v) / 255.0;
-                    }
-                }
-            },
-        );
-        out
+        jpeg::compress(image, s.pick(&JPEG_QUALITY) as i32)
     }
 }
 
@@ -320,7 +297,7 @@ pub fn box_resize(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
 }
 
 /// The real libjpeg (mozjpeg in its libjpeg-turbo profile) encode and decode that
-/// [`jpeg::round_trip`] simulates; the tests hold the simulation to it byte for byte.
+/// [`jpeg::compress`] simulates; the tests hold the simulation to it byte for byte.
 #[cfg(test)]
 mod libjpeg {
     use std::os::raw::{c_int, c_ulong};
@@ -559,30 +536,9 @@ mod tests {
         }
     }
 
-    /// `jpeg::round_trip` on an interleaved 8-bit image.
+    /// The simulation on an 8-bit image.
     fn simulate(rgb: &RgbImage, quality: i32) -> RgbImage {
-        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-        let src = rgb.as_raw();
-        let mut out = vec![0u8; 3 * w * h];
-        jpeg::round_trip(
-            w,
-            h,
-            quality,
-            |y, r, g, b| {
-                for (x, p) in src[3 * w * y..3 * w * (y + 1)].chunks_exact(3).enumerate() {
-                    (r[x], g[x], b[x]) = (p[0], p[1], p[2]);
-                }
-            },
-            |y, r, g, b| {
-                for (x, p) in out[3 * w * y..3 * w * (y + 1)]
-                    .chunks_exact_mut(3)
-                    .enumerate()
-                {
-                    p.copy_from_slice(&[r[x], g[x], b[x]]);
-                }
-            },
-        );
-        RgbImage::from_raw(w as u32, h as u32, out).unwrap()
+        jpeg::compress(&Image::from_rgb8(rgb), quality).to_rgb8()
     }
 
     /// xorshift64* bytes.

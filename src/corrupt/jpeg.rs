@@ -15,16 +15,21 @@
 //! - YCbCr to RGB with libjpeg's fixed-point tables, clamped to 0..=255.
 //!
 //! The transforms run on eight blocks at once, one block per lane of `[i32; 8]`, so every
-//! step is the same operation on all lanes and the compiler vectorises it; the maths is
-//! integer, so every instruction set gives the same bytes. Unlike libjpeg, any size works
-//! (JPEG files stop at 65500 pixels a side; the simulation has no such limit).
+//! step is the same operation on all lanes and the compiler vectorises it (on x86_64 the
+//! code is compiled a second time for AVX2, used when the kernels run AVX2 or better).
+//! The maths is integer, so every instruction set gives the same bytes. Unlike libjpeg,
+//! any size works (JPEG files stop at 65500 pixels a side; the simulation has no such
+//! limit).
+
+#[cfg(target_arch = "x86_64")]
+use super::kernels::{self, Isa};
+use super::Image;
 
 /// Blocks transformed side by side.
 const LANES: usize = 8;
-/// One value from each of `LANES` blocks.
-type V = [i32; LANES];
-/// `LANES` 8x8 blocks, coefficient-major: `blk[row * 8 + col][lane]`.
-type Blocks = [V; 64];
+/// `LANES` 8x8 blocks, coefficient-major and transposed: `blk[col * 8 + row][lane]`
+/// (the byte transposes that fill it leave columns contiguous).
+type Blocks = [[i32; LANES]; 64];
 
 /// Annex K luminance table (natural order), quality 50.
 const STD_LUMA: [u16; 64] = [
@@ -69,9 +74,9 @@ const HALF16: i32 = 1 << 15;
 /// Chroma's +128 offset in 16-bit fixed point.
 const CBCR_OFFSET: i32 = 128 << 16;
 
-/// One quantisation table in the form the block loop uses: per coefficient, the
-/// correction added to |x|, the reciprocal and shift standing for the division by
-/// 8 q, and q itself for dequantisation.
+/// One quantisation table in the form the block loop uses: per coefficient (transposed
+/// order, like [`Blocks`]), the correction added to |x|, the reciprocal and shift
+/// standing for the division by 8 q, and q itself for dequantisation.
 struct Divisors {
     corr: [u32; 64],
     recip: [u32; 64],
@@ -87,7 +92,8 @@ impl Divisors {
             shift: [0; 64],
             q: [0; 64],
         };
-        for (i, &q) in quant_table(base, quality).iter().enumerate() {
+        for (natural, &q) in quant_table(base, quality).iter().enumerate() {
+            let i = natural % 8 * 8 + natural / 8;
             let (recip, corr, shift) = reciprocal(u32::from(q) * 8);
             d.corr[i] = corr;
             d.recip[i] = recip;
@@ -126,57 +132,34 @@ fn reciprocal(divisor: u32) -> (u32, u32, u32) {
     (fq, c, r)
 }
 
-#[inline(always)]
-fn zip(a: V, b: V, f: impl Fn(i32, i32) -> i32) -> V {
-    let mut o = [0; LANES];
-    for l in 0..LANES {
-        o[l] = f(a[l], b[l]);
-    }
-    o
-}
-
-#[inline(always)]
-fn map(a: V, f: impl Fn(i32) -> i32) -> V {
-    let mut o = [0; LANES];
-    for l in 0..LANES {
-        o[l] = f(a[l]);
-    }
-    o
-}
-
 // Wrapping arithmetic on purpose: sums and products are exact modulo 2^32, and every
 // value that is shifted right fits in i32, so the result equals libjpeg's 64-bit one
 // even if an intermediate of an extreme block would not.
 #[inline(always)]
-fn add(a: V, b: V) -> V {
-    zip(a, b, i32::wrapping_add)
+fn add(a: i32, b: i32) -> i32 {
+    a.wrapping_add(b)
 }
 
 #[inline(always)]
-fn sub(a: V, b: V) -> V {
-    zip(a, b, i32::wrapping_sub)
+fn sub(a: i32, b: i32) -> i32 {
+    a.wrapping_sub(b)
 }
 
 #[inline(always)]
-fn mul(a: V, k: i32) -> V {
-    map(a, |x| x.wrapping_mul(k))
-}
-
-#[inline(always)]
-fn shl(a: V, n: u32) -> V {
-    map(a, |x| x << n)
+fn mul(a: i32, k: i32) -> i32 {
+    a.wrapping_mul(k)
 }
 
 /// libjpeg's `DESCALE`: shift right by `n`, rounding half up.
 #[inline(always)]
-fn descale(a: V, n: u32) -> V {
-    map(a, |x| x.wrapping_add(1 << (n - 1)) >> n)
+fn descale(a: i32, n: u32) -> i32 {
+    a.wrapping_add(1 << (n - 1)) >> n
 }
 
-/// One 1-D pass of `jpeg_fdct_islow` over eight samples (per lane); the row pass keeps
+/// One 1-D pass of `jpeg_fdct_islow` over eight samples; the row pass keeps
 /// `PASS1_BITS` extra bits, the column pass removes them.
 #[inline(always)]
-fn fdct_1d<const ROWS: bool>(d: [V; 8]) -> [V; 8] {
+fn fdct_1d<const ROWS: bool>(d: [i32; 8]) -> [i32; 8] {
     let tmp0 = add(d[0], d[7]);
     let tmp7 = sub(d[0], d[7]);
     let tmp1 = add(d[1], d[6]);
@@ -193,8 +176,8 @@ fn fdct_1d<const ROWS: bool>(d: [V; 8]) -> [V; 8] {
 
     let (o0, o4, n) = if ROWS {
         (
-            shl(add(tmp10, tmp11), PASS1_BITS),
-            shl(sub(tmp10, tmp11), PASS1_BITS),
+            add(tmp10, tmp11) << PASS1_BITS,
+            sub(tmp10, tmp11) << PASS1_BITS,
             CONST_BITS - PASS1_BITS,
         )
     } else {
@@ -228,17 +211,17 @@ fn fdct_1d<const ROWS: bool>(d: [V; 8]) -> [V; 8] {
     [o0, o1, o2, o3, o4, o5, o6, o7]
 }
 
-/// One 1-D pass of `jpeg_idct_islow` (per lane): the column pass leaves `PASS1_BITS`
-/// extra bits, the row pass removes them and the DCT's factor 8 (centred samples out).
+/// One 1-D pass of `jpeg_idct_islow`: the column pass leaves `PASS1_BITS` extra bits,
+/// the row pass removes them and the DCT's factor 8 (centred samples out).
 #[inline(always)]
-fn idct_1d<const COLS: bool>(d: [V; 8]) -> [V; 8] {
+fn idct_1d<const COLS: bool>(d: [i32; 8]) -> [i32; 8] {
     let z2 = d[2];
     let z3 = d[6];
     let z1 = mul(add(z2, z3), F0_541);
     let tmp2 = add(z1, mul(z3, -F1_847));
     let tmp3 = add(z1, mul(z2, F0_765));
-    let tmp0 = shl(add(d[0], d[4]), CONST_BITS);
-    let tmp1 = shl(sub(d[0], d[4]), CONST_BITS);
+    let tmp0 = add(d[0], d[4]) << CONST_BITS;
+    let tmp1 = sub(d[0], d[4]) << CONST_BITS;
     let tmp10 = add(tmp0, tmp3);
     let tmp13 = sub(tmp0, tmp3);
     let tmp11 = add(tmp1, tmp2);
@@ -294,77 +277,146 @@ fn range_limit(v: i32) -> i32 {
     }
 }
 
+/// Lane `l` of `blk[first + k * step]`, k = 0..8.
+#[inline(always)]
+fn load(blk: &Blocks, first: usize, step: usize, l: usize) -> [i32; 8] {
+    let mut d = [0; 8];
+    for (k, d) in d.iter_mut().enumerate() {
+        *d = blk[first + k * step][l];
+    }
+    d
+}
+
+/// Stores what [`load`] loads.
+#[inline(always)]
+fn store(blk: &mut Blocks, first: usize, step: usize, l: usize, d: [i32; 8]) {
+    for (k, d) in d.into_iter().enumerate() {
+        blk[first + k * step][l] = d;
+    }
+}
+
+/// Quantises a DCT output (rounding half away from zero) and dequantises it.
+#[inline(always)]
+fn requantise(x: i32, corr: u32, recip: u32, shift: u32, q: i32) -> i32 {
+    let s = x >> 31;
+    let a = ((x ^ s) - s) as u32;
+    let level = (a.wrapping_add(corr).wrapping_mul(recip) >> shift) as i32;
+    (level.wrapping_mul(q) ^ s) - s
+}
+
 /// Forward DCT, quantisation, dequantisation and inverse DCT of `LANES` blocks of
 /// centred samples, in place; leaves decoded samples in 0..=255.
+// Lanes are the innermost loops, so each scalar step below becomes one vector operation.
+// In the transposed layout a row is `blk[r + 8 * k]`, a column `blk[8 * c + k]`.
 #[inline(always)]
 fn round_trip_blocks(blk: &mut Blocks, div: &Divisors) {
     for r in 0..8 {
-        let row = fdct_1d::<true>(std::array::from_fn(|c| blk[r * 8 + c]));
-        blk[r * 8..r * 8 + 8].copy_from_slice(&row);
-    }
-    for c in 0..8 {
-        let col = fdct_1d::<false>(std::array::from_fn(|k| blk[k * 8 + c]));
-        for (k, v) in col.into_iter().enumerate() {
-            blk[k * 8 + c] = v;
+        for l in 0..LANES {
+            let d = fdct_1d::<true>(load(blk, r, 8, l));
+            store(blk, r, 8, l, d);
         }
     }
-    for (i, v) in blk.iter_mut().enumerate() {
-        let (corr, recip, shift, q) = (div.corr[i], div.recip[i], div.shift[i], div.q[i]);
-        *v = map(*v, |x| {
-            let s = x >> 31;
-            let a = ((x ^ s) - s) as u32;
-            let level = (a.wrapping_add(corr).wrapping_mul(recip) >> shift) as i32;
-            (level.wrapping_mul(q) ^ s) - s
-        });
-    }
-    for c in 0..8 {
-        let col = idct_1d::<true>(std::array::from_fn(|k| blk[k * 8 + c]));
-        for (k, v) in col.into_iter().enumerate() {
-            blk[k * 8 + c] = v;
+    // The forward column pass, the quantisation and the inverse column pass all work
+    // down a column: one pass.
+    for c in (0..64).step_by(8) {
+        for l in 0..LANES {
+            let mut d = fdct_1d::<false>(load(blk, c, 1, l));
+            for (k, d) in d.iter_mut().enumerate() {
+                let i = c + k;
+                *d = requantise(*d, div.corr[i], div.recip[i], div.shift[i], div.q[i]);
+            }
+            store(blk, c, 1, l, idct_1d::<true>(d));
         }
     }
     for r in 0..8 {
-        let row = idct_1d::<false>(std::array::from_fn(|c| blk[r * 8 + c]));
-        for (c, v) in row.into_iter().enumerate() {
-            blk[r * 8 + c] = map(v, range_limit);
+        for l in 0..LANES {
+            let mut d = idct_1d::<false>(load(blk, r, 8, l));
+            for d in d.iter_mut() {
+                *d = range_limit(*d);
+            }
+            store(blk, r, 8, l, d);
+        }
+    }
+}
+
+/// Transposes eight 8x8 byte matrices at once, each held as eight little-endian rows
+/// (`x[row][matrix]`): afterwards byte `j` of `x[i][m]` is what byte `i` of `x[j][m]`
+/// was. Off-diagonal 4x4, then 2x2, then 1x1 blocks swap; the matrices are the inner
+/// loop, so every step is a vector operation.
+#[inline(always)]
+fn transpose8x8x8(x: &mut [[u64; 8]; 8]) {
+    for (bits, mask) in [
+        (32, 0x0000_0000_FFFF_FFFF_u64),
+        (16, 0x0000_FFFF_0000_FFFF),
+        (8, 0x00FF_00FF_00FF_00FF),
+    ] {
+        let d = bits / 8;
+        for i in (0..8).filter(|i| i & d == 0) {
+            let (lo, hi) = x.split_at_mut(i + d);
+            for (a, b) in lo[i].iter_mut().zip(hi[0].iter_mut()) {
+                let t = ((*a >> bits) ^ *b) & mask;
+                *a ^= t << bits;
+                *b ^= t;
+            }
         }
     }
 }
 
 /// Round-trips the `bw x bh` top-left blocks of a plane (row stride `stride`) in place,
 /// `LANES` blocks at a time in raster order.
+#[inline(always)]
 fn round_trip_plane(plane: &mut [u8], stride: usize, bw: usize, bh: usize, div: &Divisors) {
-    let n = bw * bh;
-    let origin = |b: usize| (b / bw) * 8 * stride + (b % bw) * 8;
     let mut blk: Blocks = [[0; LANES]; 64];
-    let mut start = 0;
-    while start < n {
-        let count = (n - start).min(LANES);
-        for l in 0..LANES {
-            // Spare lanes of the last group repeat its last block; their output is dropped.
-            let o = origin(start + l.min(count - 1));
-            for r in 0..8 {
-                let src = &plane[o + r * stride..o + r * stride + 8];
-                for (c, &p) in src.iter().enumerate() {
-                    blk[r * 8 + c][l] = i32::from(p) - 128;
-                }
+    // Rows of the group's blocks: `x[lane][row]` on the way in, `x[col][row]` once
+    // transposed (byte `lane`, the layout of `blk`), and the reverse on the way out.
+    let mut x = [[0u64; 8]; LANES];
+    let (mut bx, mut by) = (0, 0);
+    while by < bh {
+        let mut origin = [0usize; LANES];
+        let mut count = 0;
+        while count < LANES && by < bh {
+            origin[count] = (by * stride + bx) * 8;
+            count += 1;
+            bx += 1;
+            if bx == bw {
+                (bx, by) = (0, by + 1);
+            }
+        }
+        // Spare lanes of the last group repeat its last block; their output is dropped.
+        let last = origin[count - 1];
+        origin[count..].fill(last);
+        for (rows, &o) in x.iter_mut().zip(&origin) {
+            for (r, v) in rows.iter_mut().enumerate() {
+                let at = o + r * stride;
+                *v = u64::from_le_bytes(plane[at..at + 8].try_into().expect("8 bytes"));
+            }
+        }
+        transpose8x8x8(&mut x);
+        for (lanes, v) in blk.iter_mut().zip(x.iter().flatten()) {
+            for (lane, &b) in lanes.iter_mut().zip(&v.to_le_bytes()) {
+                *lane = i32::from(b) - 128;
             }
         }
         round_trip_blocks(&mut blk, div);
-        for l in 0..count {
-            let o = origin(start + l);
-            for r in 0..8 {
-                let dst = &mut plane[o + r * stride..o + r * stride + 8];
-                for (c, d) in dst.iter_mut().enumerate() {
-                    *d = blk[r * 8 + c][l] as u8;
-                }
+        for (v, lanes) in x.iter_mut().flatten().zip(&blk) {
+            let mut b = [0u8; 8];
+            for (b, &lane) in b.iter_mut().zip(lanes) {
+                *b = lane as u8;
+            }
+            *v = u64::from_le_bytes(b);
+        }
+        transpose8x8x8(&mut x);
+        for (rows, &o) in x.iter().zip(&origin).take(count) {
+            for (r, v) in rows.iter().enumerate() {
+                let at = o + r * stride;
+                plane[at..at + 8].copy_from_slice(&v.to_le_bytes());
             }
         }
-        start += count;
     }
 }
 
 /// RGB to YCbCr for one row (`jccolor.c`'s tables written as products).
+#[inline(always)]
 fn rgb_to_ycc(r: &[u8], g: &[u8], b: &[u8], y: &mut [u8], cb: &mut [u8], cr: &mut [u8]) {
     const YR: i32 = fix16(0.299);
     const YG: i32 = fix16(0.587);
@@ -385,33 +437,42 @@ fn rgb_to_ycc(r: &[u8], g: &[u8], b: &[u8], y: &mut [u8], cb: &mut [u8], cr: &mu
 }
 
 /// One row of 2x2 chroma means from two full-resolution rows, bias 1, 2, 1, 2, ...
+#[inline(always)]
 fn downsample_row(a: &[u8], b: &[u8], out: &mut [u8]) {
-    let pairs = a.chunks_exact(2).zip(b.chunks_exact(2));
-    for (j, ((a, b), o)) in pairs.zip(out.iter_mut()).enumerate() {
-        let s = u32::from(a[0]) + u32::from(a[1]) + u32::from(b[0]) + u32::from(b[1]);
-        *o = ((s + 1 + (j as u32 & 1)) >> 2) as u8;
+    let n = out.len();
+    let (a, b) = (&a[..2 * n], &b[..2 * n]);
+    for j in 0..n {
+        let s = u16::from(a[2 * j]) + u16::from(a[2 * j + 1]);
+        let s = s + u16::from(b[2 * j]) + u16::from(b[2 * j + 1]);
+        out[j] = ((s + 1 + (j as u16 & 1)) >> 2) as u8;
     }
 }
 
 /// libjpeg's h2v2 fancy upsampling of one output row: `near` is the chroma row the
 /// output row lies in, `far` the next-nearest one; `out` gets `2 * near.len()` samples.
-fn fancy_row(near: &[u8], far: &[u8], out: &mut [u8], sums: &mut [i32]) {
+#[inline(always)]
+fn fancy_row(near: &[u8], far: &[u8], out: &mut [u8], sums: &mut [u16]) {
     let n = near.len();
+    let (far, sums, out) = (&far[..n], &mut sums[..n], &mut out[..2 * n]);
     for ((s, &a), &b) in sums.iter_mut().zip(near).zip(far) {
-        *s = 3 * i32::from(a) + i32::from(b);
+        *s = 3 * u16::from(a) + u16::from(b);
     }
     let sums = &sums[..n];
     out[0] = ((4 * sums[0] + 8) >> 4) as u8;
     out[1] = ((3 * sums[0] + sums[1] + 7) >> 4) as u8;
-    for (w, o) in sums.windows(3).zip(out[2..].chunks_exact_mut(2)) {
-        o[0] = ((3 * w[1] + w[0] + 8) >> 4) as u8;
-        o[1] = ((3 * w[1] + w[2] + 7) >> 4) as u8;
+    let (prev, this, next) = (&sums[..n - 2], &sums[1..n - 1], &sums[2..]);
+    let mid = &mut out[2..2 * n - 2];
+    for j in 0..n - 2 {
+        let t = 3 * this[j];
+        mid[2 * j] = ((t + prev[j] + 8) >> 4) as u8;
+        mid[2 * j + 1] = ((t + next[j] + 7) >> 4) as u8;
     }
     out[2 * n - 2] = ((3 * sums[n - 1] + sums[n - 2] + 8) >> 4) as u8;
     out[2 * n - 1] = ((4 * sums[n - 1] + 7) >> 4) as u8;
 }
 
 /// YCbCr to RGB for one row (`jdcolor.c`'s tables written as products).
+#[inline(always)]
 fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8], r: &mut [u8], g: &mut [u8], b: &mut [u8]) {
     const RCR: i32 = fix16(1.402);
     const BCB: i32 = fix16(1.772);
@@ -429,20 +490,45 @@ fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8], r: &mut [u8], g: &mut [u8], b: &mu
     }
 }
 
-/// JPEG-compresses a `w x h` RGB image at `quality` (1..=100, clamped) and decodes it,
-/// exactly as libjpeg-turbo under Pillow would. `fill(y, r, g, b)` must write input
-/// row `y` (`w` samples per channel); `emit(y, r, g, b)` receives decoded row `y`. Rows
-/// are asked for and handed out top to bottom, each once. Empty images do nothing.
-pub fn round_trip(
-    w: usize,
-    h: usize,
-    quality: i32,
-    mut fill: impl FnMut(usize, &mut [u8], &mut [u8], &mut [u8]),
-    mut emit: impl FnMut(usize, &[u8], &[u8], &[u8]),
-) {
-    if w == 0 || h == 0 {
-        return;
+/// JPEG-compresses `image` at `quality` (1..=100, clamped) and decodes it, exactly as
+/// libjpeg-turbo under Pillow would: samples become 8-bit as [`Image::to_rgb8`] makes
+/// them, and come back as [`Image::from_rgb8`] would.
+pub fn compress(image: &Image, quality: i32) -> Image {
+    if image.is_empty() {
+        return image.clone();
     }
+    // The same integer code compiled for AVX2, where 32-bit lane products are one
+    // instruction (baseline x86_64 has to emulate them, so little gets vectorised).
+    // Integer maths gives the same bytes either way; the forced-ISA tests run both.
+    #[cfg(target_arch = "x86_64")]
+    if matches!(kernels::active(), Isa::Avx2 | Isa::Avx512) {
+        // SAFETY: `active` only reports instruction sets this CPU has.
+        return unsafe { compress_avx2(image, quality) };
+    }
+    compress_any(image, quality)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn compress_avx2(image: &Image, quality: i32) -> Image {
+    compress_any(image, quality)
+}
+
+/// `Image::to_rgb8`'s conversion of one sample: clamp, scale, truncate; NaN gives 0 as
+/// there (`max` drops it here, `as` does there).
+#[inline(always)]
+fn to_u8(v: f32) -> u8 {
+    let t = v.max(0.0).min(1.0) * 255.0 + 1e-4;
+    // SAFETY: `t` is finite and within 0..256, so the conversion is exact; the checked
+    // `as` would add NaN and overflow fix-ups that keep the loop scalar.
+    unsafe { t.to_int_unchecked::<i32>() as u8 }
+}
+
+/// [`compress`] of a non-empty image, for whatever instruction set the caller is
+/// compiled for.
+#[inline(always)]
+fn compress_any(image: &Image, quality: i32) -> Image {
+    let (w, h) = (image.width(), image.height());
     // Luma is padded to whole 16x16 MCUs, chroma to whole 8x8 blocks of the halved
     // size; `dw x dh` chroma samples are real, the rest repeats edges.
     let lw = w.div_ceil(16) * 16;
@@ -453,6 +539,7 @@ pub fn round_trip(
     let mut cb = vec![0u8; cw * ch];
     let mut cr = vec![0u8; cw * ch];
 
+    let (sr, sg, sb) = image.planes();
     let (mut r, mut g, mut b) = (vec![0u8; w], vec![0u8; w], vec![0u8; w]);
     let mut cb_full = [vec![0u8; lw], vec![0u8; lw]];
     let mut cr_full = [vec![0u8; lw], vec![0u8; lw]];
@@ -467,7 +554,11 @@ pub fn round_trip(
                 z.copy_from_slice(a);
                 continue;
             }
-            fill(y, &mut r, &mut g, &mut b);
+            for (dst, src) in [(&mut r, sr), (&mut g, sg), (&mut b, sb)] {
+                for (d, &v) in dst.iter_mut().zip(&src[y * w..(y + 1) * w]) {
+                    *d = to_u8(v);
+                }
+            }
             let lrow = &mut luma[y * lw..(y + 1) * lw];
             let (fb, fr) = (&mut cb_full[k], &mut cr_full[k]);
             rgb_to_ycc(&r, &g, &b, &mut lrow[..w], &mut fb[..w], &mut fr[..w]);
@@ -490,15 +581,23 @@ pub fn round_trip(
 
     let luma_div = Divisors::new(&STD_LUMA, quality);
     let chroma_div = Divisors::new(&STD_CHROMA, quality);
-    round_trip_plane(&mut luma, lw, bw, bh, &luma_div);
-    round_trip_plane(&mut cb, cw, cw / 8, ch / 8, &chroma_div);
-    round_trip_plane(&mut cr, cw, cw / 8, ch / 8, &chroma_div);
+    let planes = [
+        (&mut luma[..], lw, bw, bh, &luma_div),
+        (&mut cb[..], cw, cw / 8, ch / 8, &chroma_div),
+        (&mut cr[..], cw, cw / 8, ch / 8, &chroma_div),
+    ];
+    for (plane, stride, bw, bh, div) in planes {
+        round_trip_plane(plane, stride, bw, bh, div);
+    }
 
     // libjpeg upsamples with the triangle filter only when chroma is wider than 2.
     let fancy = dw > 2;
     let mut up_cb = vec![0u8; 2 * dw];
     let mut up_cr = vec![0u8; 2 * dw];
-    let mut sums = vec![0i32; dw];
+    let mut sums = vec![0u16; dw];
+    let mut rgb = vec![0u8; 3 * w * h];
+    let (or, rest) = rgb.split_at_mut(w * h);
+    let (og, ob) = rest.split_at_mut(w * h);
     for y in 0..h {
         let i = y / 2;
         if fancy {
@@ -519,9 +618,13 @@ pub fn round_trip(
             }
         }
         let lrow = &luma[y * lw..y * lw + w];
-        ycc_to_rgb(lrow, &up_cb[..w], &up_cr[..w], &mut r, &mut g, &mut b);
-        emit(y, &r, &g, &b);
+        let row = y * w..(y + 1) * w;
+        let (r, g, b) = (&mut or[row.clone()], &mut og[row.clone()], &mut ob[row]);
+        ycc_to_rgb(lrow, &up_cb[..w], &up_cr[..w], r, g, b);
     }
+    // `Image::from_rgb8`'s conversion; collecting skips zeroing the f32 buffer.
+    let data = rgb.iter().map(|&v| f32::from(v) / 255.0).collect();
+    Image::from_planes(w, h, data)
 }
 
 #[cfg(test)]
