@@ -33,16 +33,16 @@ type Blocks = [[i32; LANES]; 64];
 
 /// Annex K luminance table (natural order), quality 50.
 const STD_LUMA: [u16; 64] = [
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69,
-    56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104,
-    113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 
 /// Annex K chrominance table (natural order), quality 50.
 const STD_CHROMA: [u16; 64] = [
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99,
-    99, 47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
-    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
 ];
 
 /// libjpeg's `FIX` for the colour tables (16 fraction bits, rounded).
@@ -344,7 +344,7 @@ fn round_trip_blocks(blk: &mut Blocks, div: &Divisors) {
 /// was. Off-diagonal 4x4, then 2x2, then 1x1 blocks swap; the matrices are the inner
 /// loop, so every step is a vector operation.
 #[inline(always)]
-fn transpose8x8x8(x: &mut [[u64; 8]; 8]) {
+pub(super) fn transpose8x8x8(x: &mut [[u64; 8]; 8]) {
     for (bits, mask) in [
         (32, 0x0000_0000_FFFF_FFFF_u64),
         (16, 0x0000_FFFF_0000_FFFF),
@@ -516,8 +516,10 @@ fn compress_avx2(image: &Image, quality: i32) -> Image {
 
 /// `Image::to_rgb8`'s conversion of one sample: clamp, scale, truncate; NaN gives 0 as
 /// there (`max` drops it here, `as` does there).
+// `clamp` would keep NaN, which the unchecked conversion must not see.
+#[allow(clippy::manual_clamp)]
 #[inline(always)]
-fn to_u8(v: f32) -> u8 {
+pub(super) fn to_u8(v: f32) -> u8 {
     let t = v.max(0.0).min(1.0) * 255.0 + 1e-4;
     // SAFETY: `t` is finite and within 0..256, so the conversion is exact; the checked
     // `as` would add NaN and overflow fix-ups that keep the loop scalar.
@@ -657,9 +659,9 @@ mod tests {
             };
             for a in 0..32768u32 {
                 let want = (a + d / 2) / d;
-                assert_eq!((a + corr) * recip >> shift, want, "{a} / {d}");
+                assert_eq!(((a + corr) * recip) >> shift, want, "{a} / {d}");
                 assert_eq!(
-                    (u64::from(a) + corr32) * recip32 >> shift32,
+                    ((u64::from(a) + corr32) * recip32) >> shift32,
                     u64::from(want),
                     "{a} / {d}"
                 );
