@@ -14,7 +14,7 @@ pub const ALL: &[&dyn Corruption] = &[&JpegCompression, &Pixelate];
 /// the way Pillow's `save(format='JPEG', quality=q)` and `Image.open` do it, with
 /// libjpeg(-turbo) behaviour: baseline, standard (Annex K) quantisation tables scaled by
 /// quality and clamped to 8 bits, 4:2:0 chroma subsampling, standard Huffman tables,
-/// integer DCT; decoded with fancy upsampling. [`jpeg::compress`] simulates those
+/// integer DCT; decoded with fancy upsampling. `jpeg::compress` simulates those
 /// lossy steps exactly (the entropy coding in between is lossless), so no bit stream is
 /// produced; unlike a real JPEG file, any image size works.
 ///
