@@ -22,6 +22,7 @@ pub mod codec;
 pub mod colour;
 pub mod documents;
 pub mod geometry;
+mod jpeg;
 pub mod lighting;
 pub mod medical;
 pub mod noise;
