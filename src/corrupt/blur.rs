@@ -496,7 +496,7 @@ impl Corruption for ZoomBlur {
                     // A zoom by exactly 1 is the identity (all interpolation weights 0).
                     kernels::axpy(&mut acc, p, 1.0);
                 } else {
-                    kernels::axpy(&mut acc, &filters::clipped_zoom_plane(p, w, h, z), 1.0);
+                    filters::clipped_zoom_acc(p, w, h, z, &mut acc);
                 }
             }
             kernels::axpy(&mut acc, p, 1.0);

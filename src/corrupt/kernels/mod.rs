@@ -227,6 +227,60 @@ pub fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
     dispatch!(axpy(acc, x, a))
 }
 
+/// The taps of a 1-D linear resampling: output `i` is
+/// `src[idx[i]] + frac[i] * (src[idx[i] + 1] - src[idx[i]])`. Built once, applied to
+/// many rows with [`lerp_taps_acc`].
+#[derive(Clone, Debug, Default)]
+pub struct LerpTaps {
+    idx: Vec<u32>,
+    frac: Vec<f32>,
+    /// The shortest source these taps may read: the largest index + 2.
+    reach: usize,
+}
+
+impl LerpTaps {
+    /// Taps from (left sample index, weight of the right sample) pairs.
+    pub fn new(taps: impl IntoIterator<Item = (usize, f32)>) -> LerpTaps {
+        let (idx, frac): (Vec<u32>, Vec<f32>) = taps
+            .into_iter()
+            .map(|(i, f)| (u32::try_from(i).unwrap_or(u32::MAX - 1), f))
+            .unzip();
+        let reach = idx.iter().max().map_or(0, |&m| m as usize + 2);
+        LerpTaps { idx, frac, reach }
+    }
+
+    /// Number of outputs.
+    pub fn len(&self) -> usize {
+        self.idx.len()
+    }
+
+    /// True when there are no outputs.
+    pub fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    /// The shortest source row these taps may read.
+    pub fn reach(&self) -> usize {
+        self.reach
+    }
+}
+
+/// Spare samples past [`LerpTaps::reach`] that let every vector of [`lerp_taps_acc`]
+/// read its window without a gather.
+pub const LERP_TAPS_SLACK: usize = 32;
+
+/// `acc[i] += row[idx[i]] + frac[i] * (row[idx[i] + 1] - row[idx[i]])` for the taps of
+/// `taps` (one row of a linear resampling, added into `acc`). `row` needs at least
+/// `taps.reach()` samples; [`LERP_TAPS_SLACK`] more make it faster.
+pub fn lerp_taps_acc(row: &[f32], taps: &LerpTaps, acc: &mut [f32]) {
+    assert!(acc.len() == taps.len() && row.len() >= taps.reach());
+    // Vector gathers take i32 indices.
+    if taps.reach() > i32::MAX as usize {
+        return scalar::lerp_taps_acc(row, &taps.idx, &taps.frac, acc);
+    }
+    dispatch!(lerp_taps_acc(row, &taps.idx, &taps.frac, acc))
+}
+
 /// `out[x] = sum_t k[t] * padded[x + t]` (one row of a correlation).
 pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
     assert!(!k.is_empty() && padded.len() + 1 >= out.len() + k.len());
@@ -629,6 +683,47 @@ mod tests {
             shift_accumulate(&mut a, &src, w, h, dx, dy, 0.3);
             scalar::shift_accumulate(&mut b, &src, w, h, dx, dy, 0.3);
             assert_eq!(bits(&a), bits(&b), "shift ({dx}, {dy})");
+        }
+    }
+
+    #[test]
+    fn lerp_taps_agree() {
+        let row = data(300, 16);
+        // Zooms in (windows fit), a zoom out by 3 (gathers), and scattered taps.
+        let sets: Vec<LerpTaps> = vec![
+            LerpTaps::new((0..250).map(|o| {
+                let p = o as f64 * 0.83;
+                (p.floor() as usize, (p - p.floor()) as f32)
+            })),
+            LerpTaps::new((0..90).map(|o| (3 * o + o % 2, 0.25 * (o % 4) as f32))),
+            LerpTaps::new(
+                data(77, 17)
+                    .iter()
+                    .zip(data(77, 18))
+                    .map(|(&u, f)| ((u.clamp(0.0, 1.0) * 297.0) as usize, f)),
+            ),
+            LerpTaps::new((0..33).map(|o| (266 - o / 2, 0.5))),
+        ];
+        for taps in &sets {
+            for slack in [0, 5, LERP_TAPS_SLACK] {
+                let src = &row[..(taps.reach() + slack).min(row.len())];
+                same_on_every_isa("lerp_taps", || {
+                    let mut acc = data(taps.len(), 19);
+                    lerp_taps_acc(src, taps, &mut acc);
+                    bits(&acc)
+                });
+            }
+            let mut acc = data(taps.len(), 19);
+            let want: Vec<f32> = acc
+                .iter()
+                .zip(taps.idx.iter().zip(&taps.frac))
+                .map(|(&o, (&i, &f))| {
+                    let (a, b) = (row[i as usize], row[i as usize + 1]);
+                    o + (a + f * (b - a))
+                })
+                .collect();
+            lerp_taps_acc(&row, taps, &mut acc);
+            assert_eq!(bits(&acc), bits(&want));
         }
     }
 

@@ -90,6 +90,15 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     }
 }
 
+/// `acc[i] += row[idx[i]] + frac[i] * (row[idx[i] + 1] - row[idx[i]])`.
+pub fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
+    for ((o, &i), &f) in acc.iter_mut().zip(idx).zip(frac) {
+        let a = row[i as usize];
+        let b = row[i as usize + 1];
+        *o += a + f * (b - a);
+    }
+}
+
 /// skimage's `rgb2hsv`: ties between maxima go to blue, then green, then red; hue is
 /// 0 where the pixel is grey.
 #[inline(always)]

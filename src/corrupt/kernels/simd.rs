@@ -54,6 +54,12 @@ pub(super) trait Simd: Copy {
     unsafe fn f_to_bits(a: Self::F) -> Self::U;
     /// Loads `base[idx[l]]` per lane.
     unsafe fn gather(base: *const f32, idx: Self::U) -> Self::F;
+    /// Loads LANES u32 values.
+    unsafe fn u_load(p: *const u32) -> Self::U;
+    /// `base[idx[l]]` per lane for indices below `2 * LANES`, reading all of
+    /// `base[..2 * LANES]`: a gather from a short window, done with permutes where the
+    /// instruction set has them.
+    unsafe fn window(base: *const f32, idx: Self::U) -> Self::F;
 }
 
 #[inline(always)]
@@ -514,4 +520,45 @@ pub(super) unsafe fn remap_bilinear<S: Simd>(
         i += S::LANES;
     }
     scalar::remap_bilinear(src, w, h, &map_x[i..], &map_y[i..], &mut dst[i..], border);
+}
+
+/// The vector twin of `scalar::lerp_taps_acc`. Where a vector's taps lie within
+/// `2 * LANES` consecutive samples (any resampling that does not shrink by more than 2)
+/// they come from two loads and permutes instead of gathers.
+#[inline(always)]
+pub(super) unsafe fn lerp_taps_acc<S: Simd>(
+    row: &[f32],
+    idx: &[u32],
+    frac: &[f32],
+    acc: &mut [f32],
+) {
+    let n = acc.len().min(idx.len()).min(frac.len());
+    let (pr, pi, pf, pa) = (row.as_ptr(), idx.as_ptr(), frac.as_ptr(), acc.as_mut_ptr());
+    let one = S::u_splat(1);
+    // Local index l + 1 must stay below 2 * LANES, so l <= 2 * LANES - 2.
+    let top = S::splat((2 * S::LANES - 1) as f32);
+    let below = S::splat(-1.0);
+    let mut i = 0;
+    while i + S::LANES <= n {
+        let iv = S::u_load(pi.add(i));
+        let lo = *pi.add(i);
+        // Lanes below `lo` wrap to huge u32s, negative as i32, so one float range test
+        // catches both sides.
+        let local = S::u_add(iv, S::u_splat(lo.wrapping_neg()));
+        let lf = S::u_to_f(local);
+        let fits = S::all(S::and_m(S::gt(top, lf), S::gt(lf, below)));
+        let (a, b) = if fits && lo as usize + 2 * S::LANES <= row.len() {
+            let base = pr.add(lo as usize);
+            (
+                S::window(base, local),
+                S::window(base, S::u_add(local, one)),
+            )
+        } else {
+            (S::gather(pr, iv), S::gather(pr.add(1), iv))
+        };
+        let v = S::add(a, S::mul(S::load(pf.add(i)), S::sub(b, a)));
+        S::store(pa.add(i), S::add(S::load(pa.add(i)), v));
+        i += S::LANES;
+    }
+    scalar::lerp_taps_acc(row, &idx[i..n], &frac[i..n], &mut acc[i..n]);
 }
