@@ -218,6 +218,15 @@ pub fn map_planes(image: &Image, mut f: impl FnMut(&[f32]) -> Vec<f32>) -> Image
     Image::from_planes(w, h, data)
 }
 
+/// Like [`map_planes`], with `f` writing each output plane in place.
+pub fn map_planes_into(image: &Image, mut f: impl FnMut(&[f32], &mut [f32])) -> Image {
+    let mut out = Image::new(image.width(), image.height());
+    for c in 0..3 {
+        f(image.plane(c), out.plane_mut(c));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -221,6 +221,15 @@ pub fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
     dispatch!(weighted_rows(rows, k, out))
 }
 
+/// `out[x] = rows[0][x] + rows[1][x] + ...` in row order (no rows: `out` untouched).
+pub fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+    assert!(rows.iter().all(|r| r.len() >= out.len()));
+    if rows.is_empty() {
+        return;
+    }
+    dispatch!(sum_rows(rows, out))
+}
+
 /// `acc += a * x`.
 pub fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
     assert_eq!(acc.len(), x.len());
@@ -279,6 +288,21 @@ pub fn lerp_taps_acc(row: &[f32], taps: &LerpTaps, acc: &mut [f32]) {
         return scalar::lerp_taps_acc(row, &taps.idx, &taps.frac, acc);
     }
     dispatch!(lerp_taps_acc(row, &taps.idx, &taps.frac, acc))
+}
+
+/// Nested centred box sums of one row: `s_0 = row[c + x]`,
+/// `s_a = s_(a-1) + (row[c + x - a] + row[c + x + a])`, and `out[j * stride + x]` gets
+/// `s_levels[j]` for `x < n`. `levels` must be strictly ascending.
+pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride: usize, n: usize) {
+    let Some(&top) = levels.last() else {
+        return;
+    };
+    assert!(levels.windows(2).all(|p| p[0] < p[1]) && c >= top && n <= stride);
+    assert!(row.len() >= c + n + top && out.len() >= (levels.len() - 1) * stride + n);
+    if n == 0 {
+        return;
+    }
+    dispatch!(box_sums(row, c, levels, out, stride, n))
 }
 
 /// `out[x] = sum_t k[t] * padded[x + t]` (one row of a correlation).
@@ -724,6 +748,55 @@ mod tests {
                 .collect();
             lerp_taps_acc(&row, taps, &mut acc);
             assert_eq!(bits(&acc), bits(&want));
+        }
+    }
+
+    #[test]
+    fn row_sums_agree_at_every_length() {
+        let src = data(40 * 7, 21);
+        let rows: Vec<&[f32]> = src.chunks(40).collect();
+        let k = data(7, 22);
+        for n in [0, 1, 5, 8, 15, 16, 17, 31, 33, 40] {
+            for t in [1, 2, 7] {
+                same_on_every_isa("row sums", || {
+                    let mut a = vec![9.0; n];
+                    let mut b = vec![9.0; n];
+                    let mut c = vec![9.0; n];
+                    sum_rows(&rows[..t], &mut a);
+                    weighted_rows(&rows[..t], &k[..t], &mut b);
+                    convolve_padded_row(&src[..n + 2], &k[..3], &mut c);
+                    (bits(&a), bits(&b), bits(&c))
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn box_sums_agree() {
+        let row = data(200, 20);
+        for (c, levels, n) in [
+            (10usize, vec![0usize, 3, 4, 5, 6], 150usize),
+            (10, vec![2, 9, 10], 37),
+            (4, vec![0], 5),
+            (12, vec![1, 4, 6, 7, 8, 9, 10, 12], 176),
+        ] {
+            let stride = n + 3;
+            same_on_every_isa("box_sums", || {
+                let mut out = vec![7.0; levels.len() * stride];
+                box_sums(&row, c, &levels, &mut out, stride, n);
+                bits(&out)
+            });
+            let mut out = vec![7.0; levels.len() * stride];
+            box_sums(&row, c, &levels, &mut out, stride, n);
+            for (j, &a) in levels.iter().enumerate() {
+                for x in 0..n {
+                    let want: f32 = (c + x - a..=c + x + a).map(|i| row[i]).sum();
+                    assert!((out[j * stride + x] - want).abs() < 1e-5);
+                }
+                assert!(out[j * stride + n..(j + 1) * stride]
+                    .iter()
+                    .all(|&v| v == 7.0));
+            }
         }
     }
 

@@ -90,6 +90,26 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     }
 }
 
+/// Nested centred box sums: with `s_0 = row[c + x]` and
+/// `s_a = s_(a-1) + (row[c + x - a] + row[c + x + a])`, `out[j * stride + x] = s_levels[j]`
+/// for `x < n` (levels ascending).
+pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride: usize, n: usize) {
+    let top = levels.last().copied().unwrap_or(0);
+    for x in 0..n {
+        let mut s = row[c + x];
+        let mut j = 0;
+        for a in 0..=top {
+            if a > 0 {
+                s += row[c + x - a] + row[c + x + a];
+            }
+            if j < levels.len() && levels[j] == a {
+                out[j * stride + x] = s;
+                j += 1;
+            }
+        }
+    }
+}
+
 /// `acc[i] += row[idx[i]] + frac[i] * (row[idx[i] + 1] - row[idx[i]])`.
 pub fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
     for ((o, &i), &f) in acc.iter_mut().zip(idx).zip(frac) {
@@ -224,6 +244,20 @@ pub fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
         let mut acc = 0.0f32;
         for (row, &kt) in rows.iter().zip(k) {
             acc += kt * row[x];
+        }
+        *o = acc;
+    }
+}
+
+/// `out[x] = rows[0][x] + rows[1][x] + ...`, added in row order.
+pub fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+    let Some((first, rest)) = rows.split_first() else {
+        return;
+    };
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = first[x];
+        for row in rest {
+            acc += row[x];
         }
         *o = acc;
     }

@@ -323,8 +323,20 @@ pub(super) unsafe fn weighted_rows<S: Simd>(rows: &[&[f32]], k: &[f32], out: &mu
         S::store(po.add(x), a0);
         x += S::LANES;
     }
-    let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
-    scalar::weighted_rows(&tails, k, &mut out[x..]);
+    if x < n {
+        if n >= S::LANES {
+            // Outputs are independent, so redo the last whole vector over the tail.
+            let x = n - S::LANES;
+            let mut a0 = S::splat(0.0);
+            for (row, &kt) in rows.iter().zip(k) {
+                a0 = S::add(a0, S::mul(S::splat(kt), S::load(row.as_ptr().add(x))));
+            }
+            S::store(po.add(x), a0);
+        } else {
+            let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+            scalar::weighted_rows(&tails, k, &mut out[x..]);
+        }
+    }
 }
 
 #[inline(always)]
@@ -367,6 +379,16 @@ pub(super) unsafe fn convolve_padded_row<S: Simd>(padded: &[f32], k: &[f32], out
         }
         S::store(po.add(x), a0);
         x += S::LANES;
+    }
+    if x < n && n >= S::LANES {
+        // Outputs are independent, so redo the last whole vector over the tail.
+        let x = n - S::LANES;
+        let mut a0 = S::splat(0.0);
+        for (t, &kt) in k.iter().enumerate() {
+            a0 = S::add(a0, S::mul(S::splat(kt), S::load(pp.add(x + t))));
+        }
+        S::store(po.add(x), a0);
+        return;
     }
     scalar::convolve_padded_row(&padded[x..], k, &mut out[x..]);
 }
@@ -561,4 +583,97 @@ pub(super) unsafe fn lerp_taps_acc<S: Simd>(
         i += S::LANES;
     }
     scalar::lerp_taps_acc(row, &idx[i..n], &frac[i..n], &mut acc[i..n]);
+}
+
+/// The vector twin of `scalar::box_sums`, two vectors at a time so that the two running
+/// sums overlap their add latency.
+#[inline(always)]
+pub(super) unsafe fn box_sums<S: Simd>(
+    row: &[f32],
+    c: usize,
+    levels: &[usize],
+    out: &mut [f32],
+    stride: usize,
+    n: usize,
+) {
+    let top = levels.last().copied().unwrap_or(0);
+    let pr = row.as_ptr().add(c);
+    let po = out.as_mut_ptr();
+    let mut x = 0;
+    while x + 2 * S::LANES <= n {
+        let p = pr.add(x);
+        let mut s0 = S::load(p);
+        let mut s1 = S::load(p.add(S::LANES));
+        let mut j = 0;
+        for a in 0..=top {
+            if a > 0 {
+                s0 = S::add(s0, S::add(S::load(p.sub(a)), S::load(p.add(a))));
+                let q = p.add(S::LANES);
+                s1 = S::add(s1, S::add(S::load(q.sub(a)), S::load(q.add(a))));
+            }
+            if j < levels.len() && levels[j] == a {
+                S::store(po.add(j * stride + x), s0);
+                S::store(po.add(j * stride + x + S::LANES), s1);
+                j += 1;
+            }
+        }
+        x += 2 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        // The last vector may overlap the one before: outputs are independent.
+        x = x.min(n - S::LANES);
+        let p = pr.add(x);
+        let mut s0 = S::load(p);
+        let mut j = 0;
+        for a in 0..=top {
+            if a > 0 {
+                s0 = S::add(s0, S::add(S::load(p.sub(a)), S::load(p.add(a))));
+            }
+            if j < levels.len() && levels[j] == a {
+                S::store(po.add(j * stride + x), s0);
+                j += 1;
+            }
+        }
+        x += S::LANES;
+    }
+    if x < n {
+        scalar::box_sums(row, c + x, levels, &mut out[x..], stride, n - x);
+    }
+}
+
+/// The vector twin of `scalar::sum_rows`; callers pass at least one row.
+#[inline(always)]
+pub(super) unsafe fn sum_rows<S: Simd>(rows: &[&[f32]], out: &mut [f32]) {
+    let n = out.len();
+    let po = out.as_mut_ptr();
+    let Some((first, rest)) = rows.split_first() else {
+        return;
+    };
+    let mut x = 0;
+    while x + 2 * S::LANES <= n {
+        let mut a0 = S::load(first.as_ptr().add(x));
+        let mut a1 = S::load(first.as_ptr().add(x + S::LANES));
+        for row in rest {
+            let p = row.as_ptr().add(x);
+            a0 = S::add(a0, S::load(p));
+            a1 = S::add(a1, S::load(p.add(S::LANES)));
+        }
+        S::store(po.add(x), a0);
+        S::store(po.add(x + S::LANES), a1);
+        x += 2 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        // The last vector may overlap the one before: outputs are independent.
+        x = x.min(n - S::LANES);
+        let mut a0 = S::load(first.as_ptr().add(x));
+        for row in rest {
+            a0 = S::add(a0, S::load(row.as_ptr().add(x)));
+        }
+        S::store(po.add(x), a0);
+        x += S::LANES;
+    }
+    if x < n {
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::sum_rows(&tails, &mut out[x..]);
+    }
 }

@@ -418,6 +418,21 @@ macro_rules! entry_points {
                 simd::remap_bilinear::<$ty>(src, w, h, map_x, map_y, dst, border)
             }
             #[target_feature(enable = $feat)]
+            pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+                simd::sum_rows::<$ty>(rows, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn box_sums(
+                row: &[f32],
+                c: usize,
+                levels: &[usize],
+                out: &mut [f32],
+                stride: usize,
+                n: usize,
+            ) {
+                simd::box_sums::<$ty>(row, c, levels, out, stride, n)
+            }
+            #[target_feature(enable = $feat)]
             pub unsafe fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
                 simd::lerp_taps_acc::<$ty>(row, idx, frac, acc)
             }
