@@ -30,41 +30,51 @@ pub fn gaussian_blur_plane(
     truncate: f64,
     border: Border,
 ) -> Vec<f32> {
-    let mut a = plane.to_vec();
-    let mut b = vec![0.0; plane.len()];
+    let mut out = vec![0.0; plane.len()];
+    let mut tmp = Vec::new();
+    let sigma = (sigma_y, sigma_x);
+    gaussian_blur_plane_into(plane, w, h, sigma, truncate, border, &mut out, &mut tmp);
+    out
+}
+
+/// [`gaussian_blur_plane`] (sigmas `(y, x)`) into `out`, with `tmp` as scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn gaussian_blur_plane_into(
+    plane: &[f32],
+    w: usize,
+    h: usize,
+    (sigma_y, sigma_x): (f64, f64),
+    truncate: f64,
+    border: Border,
+    out: &mut [f32],
+    tmp: &mut Vec<f32>,
+) {
+    assert!(plane.len() == w * h && out.len() == w * h);
     if w == 0 || h == 0 {
-        return a;
+        return;
     }
     let ky = gaussian_kernel(sigma_y, truncate);
-    if ky.len() > 1 {
-        kernels::convolve_cols(&a, &mut b, w, h, &ky, border);
-        std::mem::swap(&mut a, &mut b);
-    }
     let kx = gaussian_kernel(sigma_x, truncate);
-    if kx.len() > 1 {
-        kernels::convolve_rows(&a, &mut b, w, &kx, border);
-        std::mem::swap(&mut a, &mut b);
+    match (ky.len() > 1, kx.len() > 1) {
+        (true, true) => {
+            tmp.resize(w * h, 0.0);
+            kernels::convolve_cols(plane, tmp, w, h, &ky, border);
+            kernels::convolve_rows(tmp, out, w, &kx, border);
+        }
+        (true, false) => kernels::convolve_cols(plane, out, w, h, &ky, border),
+        (false, true) => kernels::convolve_rows(plane, out, w, &kx, border),
+        (false, false) => out.copy_from_slice(plane),
     }
-    a
 }
 
 /// `skimage.filters.gaussian(image, sigma, channel_axis=-1)`: each plane blurred with
 /// `mode='nearest'`, `truncate=4`.
 pub fn gaussian_blur(image: &Image, sigma: f64) -> Image {
     let (w, h) = (image.width(), image.height());
-    let mut data = Vec::with_capacity(3 * w * h);
-    for c in 0..3 {
-        data.extend(gaussian_blur_plane(
-            image.plane(c),
-            w,
-            h,
-            sigma,
-            sigma,
-            4.0,
-            Border::Nearest,
-        ));
-    }
-    Image::from_planes(w, h, data)
+    let mut tmp = Vec::new();
+    map_planes_into(image, |p, out| {
+        gaussian_blur_plane_into(p, w, h, (sigma, sigma), 4.0, Border::Nearest, out, &mut tmp)
+    })
 }
 
 /// Order-1 (bilinear) resize of the `cw x ch` window at (`x0`, `y0`) of a `w`-wide plane

@@ -342,35 +342,68 @@ pub fn remap_bilinear(
     dispatch!(remap_bilinear(src, w, h, map_x, map_y, dst, border))
 }
 
-/// Horizontal correlation of each row with an odd-length kernel.
+/// The half `k[r..]` of an odd-length kernel that is exactly symmetric, to be applied
+/// folded (`k_t * (x_-t + x_t)`: half the multiplies and a shorter add chain).
+fn symmetric_half(k: &[f32]) -> Option<&[f32]> {
+    let n = k.len();
+    (n > 1 && (0..n / 2).all(|i| k[i].to_bits() == k[n - 1 - i].to_bits())).then(|| &k[n / 2..])
+}
+
+/// `out[x] = kh[0] * c + kh[1] * (c[-1] + c[1]) + ...` with c = `padded[x + r]`,
+/// r = `kh.len() - 1`: one row of a correlation with a symmetric kernel, folded.
+pub fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    assert!(!kh.is_empty() && padded.len() + 2 >= out.len() + 2 * kh.len());
+    dispatch!(convolve_padded_row_sym(padded, kh, out))
+}
+
+/// `out[x] = kh[0] * rows[r][x] + kh[1] * (rows[r - 1][x] + rows[r + 1][x]) + ...` with
+/// r = `kh.len() - 1`: a vertical correlation with a symmetric kernel, folded.
+pub fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    assert!(!kh.is_empty() && rows.len() + 1 == 2 * kh.len());
+    assert!(rows.iter().all(|r| r.len() >= out.len()));
+    dispatch!(weighted_rows_sym(rows, kh, out))
+}
+
+/// Horizontal correlation of each row with an odd-length kernel; a symmetric kernel is
+/// applied folded (see [`convolve_padded_row_sym`]), which rounds differently from the
+/// tap-by-tap sum.
 pub fn convolve_rows(src: &[f32], dst: &mut [f32], w: usize, k: &[f32], border: Border) {
     assert!(k.len() % 2 == 1 && src.len() == dst.len());
     if w == 0 {
         return;
     }
     let r = k.len() / 2;
+    let half = symmetric_half(k);
     let mut padded = Vec::with_capacity(w + 2 * r);
     for (row, out) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
         scalar::pad_row(row, r, border, &mut padded);
-        convolve_padded_row(&padded, k, out);
+        match half {
+            Some(kh) => convolve_padded_row_sym(&padded, kh, out),
+            None => convolve_padded_row(&padded, k, out),
+        }
     }
 }
 
-/// Vertical correlation with an odd-length kernel.
+/// Vertical correlation with an odd-length kernel; a symmetric kernel is applied folded
+/// (see [`weighted_rows_sym`]).
 pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], border: Border) {
     assert!(k.len() % 2 == 1 && src.len() == w * h && dst.len() == w * h);
     let r = (k.len() / 2) as isize;
+    let half = symmetric_half(k);
     let fill_row = vec![border.fill(); w];
-    let mut rows: Vec<&[f32]> = Vec::with_capacity(k.len());
-    for y in 0..h {
-        rows.clear();
-        for t in 0..k.len() {
-            rows.push(match border.index(y as isize + t as isize - r, h) {
-                Some(j) => &src[j * w..(j + 1) * w],
-                None => &fill_row[..],
-            });
+    // Source row of every padded row, so output row y reads the window y..y + k.len().
+    let rows: Vec<&[f32]> = (-r..h as isize + r)
+        .map(|i| match border.index(i, h) {
+            Some(j) => &src[j * w..(j + 1) * w],
+            None => &fill_row[..],
+        })
+        .collect();
+    for (y, out) in dst.chunks_exact_mut(w.max(1)).enumerate() {
+        let window = &rows[y..y + k.len()];
+        match half {
+            Some(kh) => weighted_rows_sym(window, kh, out),
+            None => weighted_rows(window, k, out),
         }
-        weighted_rows(&rows, k, &mut dst[y * w..(y + 1) * w]);
     }
 }
 
@@ -748,6 +781,51 @@ mod tests {
                 .collect();
             lerp_taps_acc(&row, taps, &mut acc);
             assert_eq!(bits(&acc), bits(&want));
+        }
+    }
+
+    #[test]
+    fn symmetric_filters_agree_and_match_the_definition() {
+        let (w, h) = (45, 21);
+        let src = data(w * h, 23);
+        for taps in [3usize, 9, 25] {
+            let half = data(taps / 2 + 1, 24);
+            let k: Vec<f32> = (0..taps)
+                .map(|i| half[(i as isize - (taps / 2) as isize).unsigned_abs()])
+                .collect();
+            for border in [Border::Nearest, Border::Reflect, Border::Constant(0.3)] {
+                let run = || {
+                    let mut a = vec![0.0; w * h];
+                    let mut b = vec![0.0; w * h];
+                    convolve_rows(&src, &mut a, w, &k, border);
+                    convolve_cols(&src, &mut b, w, h, &k, border);
+                    (a, b)
+                };
+                same_on_every_isa("symmetric filters", || {
+                    let (a, b) = run();
+                    (bits(&a), bits(&b))
+                });
+                let (a, b) = run();
+                let mut c = vec![0.0; w * h];
+                let mut d = vec![0.0; w * h];
+                scalar::convolve_rows(&src, &mut c, w, &k, border);
+                scalar::convolve_cols(&src, &mut d, w, h, &k, border);
+                for i in 0..w * h {
+                    assert!((a[i] - c[i]).abs() < 1e-5 && (b[i] - d[i]).abs() < 1e-5);
+                }
+            }
+        }
+        // Narrow rows take the scalar tails.
+        for n in [1, 5, 16, 17, 40] {
+            let kh = [0.5, 0.2, 0.05];
+            same_on_every_isa("short symmetric rows", || {
+                let mut o = vec![0.0; n];
+                convolve_padded_row_sym(&src[..n + 4], &kh, &mut o);
+                let rows: Vec<&[f32]> = src.chunks(45).take(5).map(|r| &r[..n]).collect();
+                let mut p = vec![0.0; n];
+                weighted_rows_sym(&rows, &kh, &mut p);
+                (bits(&o), bits(&p))
+            });
         }
     }
 

@@ -268,3 +268,11 @@ pub unsafe fn box_sums(
 pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
     simd::sum_rows::<Neon>(rows, out)
 }
+#[target_feature(enable = "neon")]
+pub unsafe fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    simd::weighted_rows_sym::<Neon>(rows, kh, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    simd::convolve_padded_row_sym::<Neon>(padded, kh, out)
+}

@@ -181,6 +181,34 @@ pub fn hsv_to_rgb(h: &mut [f32], s: &mut [f32], v: &mut [f32]) {
 /// One row padded by `pad` on each side according to `border`.
 pub fn pad_row(row: &[f32], pad: usize, border: Border, out: &mut Vec<f32>) {
     out.clear();
+    // The common borders without per-sample index arithmetic.
+    match (border, row.first(), row.last()) {
+        (Border::Nearest, Some(&first), Some(&last)) => {
+            out.resize(pad, first);
+            out.extend_from_slice(row);
+            out.resize(out.len() + pad, last);
+            return;
+        }
+        (Border::Constant(v), _, _) => {
+            out.resize(pad, v);
+            out.extend_from_slice(row);
+            out.resize(out.len() + pad, v);
+            return;
+        }
+        (Border::Reflect, _, _) if pad <= row.len() => {
+            out.extend(row[..pad].iter().rev());
+            out.extend_from_slice(row);
+            out.extend(row[row.len() - pad..].iter().rev());
+            return;
+        }
+        (Border::Mirror, _, _) if pad < row.len() => {
+            out.extend(row[1..=pad].iter().rev());
+            out.extend_from_slice(row);
+            out.extend(row[row.len() - 1 - pad..row.len() - 1].iter().rev());
+            return;
+        }
+        _ => {}
+    }
     let n = row.len() as isize;
     let at = |i: isize| match border.index(i, row.len()) {
         Some(j) => row[j],
@@ -215,6 +243,33 @@ pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
         let mut acc = 0.0f32;
         for (t, &kt) in k.iter().enumerate() {
             acc += kt * padded[x + t];
+        }
+        *o = acc;
+    }
+}
+
+/// A symmetric kernel `kh[r] .. kh[1] kh[0] kh[1] .. kh[r]` (r = kh.len() - 1) folded:
+/// `out[x] = kh[0] * c + kh[1] * (c[-1] + c[1]) + ...` with c = `padded[x + r]`.
+pub fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    let r = kh.len() - 1;
+    for (x, o) in out.iter_mut().enumerate() {
+        let c = x + r;
+        let mut acc = kh[0] * padded[c];
+        for (d, &kt) in kh.iter().enumerate().skip(1) {
+            acc += kt * (padded[c - d] + padded[c + d]);
+        }
+        *o = acc;
+    }
+}
+
+/// The rows version of [`convolve_padded_row_sym`]: `rows` holds 2r + 1 rows, the
+/// centre one at r.
+pub fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    let r = kh.len() - 1;
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = kh[0] * rows[r][x];
+        for (d, &kt) in kh.iter().enumerate().skip(1) {
+            acc += kt * (rows[r - d][x] + rows[r + d][x]);
         }
         *o = acc;
     }

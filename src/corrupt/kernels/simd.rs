@@ -296,46 +296,109 @@ pub(super) unsafe fn axpy<S: Simd>(acc: &mut [f32], x: &[f32], a: f32) {
     );
 }
 
+/// Runs a row kernel over `0..n`: `f4(x)` gives the four output vectors from column x
+/// (four independent accumulator chains hide the add latency), `f1(x)` one. The last
+/// block may overlap the one before, which is harmless because every output depends
+/// only on the inputs; a whole overlapping block of four costs about what one lone
+/// vector's latency-bound chain does. Returns where the scalar twin must take over
+/// (`n`, unless `n < LANES`).
+#[inline(always)]
+unsafe fn drive_row<S: Simd>(
+    n: usize,
+    po: *mut f32,
+    f4: impl Fn(usize) -> [S::F; 4],
+    f1: impl Fn(usize) -> [S::F; 1],
+) -> usize {
+    let mut x = 0;
+    while x < n && n >= 4 * S::LANES {
+        // The last block of four may overlap the one before.
+        x = x.min(n - 4 * S::LANES);
+        let v = f4(x);
+        for (j, &vj) in v.iter().enumerate() {
+            S::store(po.add(x + j * S::LANES), vj);
+        }
+        x += 4 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        x = x.min(n - S::LANES);
+        S::store(po.add(x), f1(x)[0]);
+        x += S::LANES;
+    }
+    x
+}
+
+#[inline(always)]
+unsafe fn weighted_rows_at<S: Simd, const V: usize>(
+    rows: &[&[f32]],
+    k: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let mut a = [S::splat(0.0); V];
+    for (row, &kt) in rows.iter().zip(k) {
+        let kv = S::splat(kt);
+        let p = row.as_ptr().add(x);
+        for (j, aj) in a.iter_mut().enumerate() {
+            *aj = S::add(*aj, S::mul(kv, S::load(p.add(j * S::LANES))));
+        }
+    }
+    a
+}
+
 #[inline(always)]
 pub(super) unsafe fn weighted_rows<S: Simd>(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
     let n = out.len();
-    let po = out.as_mut_ptr();
-    let mut x = 0;
-    // Accumulators stay in registers across all taps; two vectors hide add latency.
-    while x + 2 * S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        let mut a1 = S::splat(0.0);
-        for (row, &kt) in rows.iter().zip(k) {
-            let kv = S::splat(kt);
-            let p = row.as_ptr().add(x);
-            a0 = S::add(a0, S::mul(kv, S::load(p)));
-            a1 = S::add(a1, S::mul(kv, S::load(p.add(S::LANES))));
-        }
-        S::store(po.add(x), a0);
-        S::store(po.add(x + S::LANES), a1);
-        x += 2 * S::LANES;
-    }
-    while x + S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        for (row, &kt) in rows.iter().zip(k) {
-            a0 = S::add(a0, S::mul(S::splat(kt), S::load(row.as_ptr().add(x))));
-        }
-        S::store(po.add(x), a0);
-        x += S::LANES;
-    }
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| weighted_rows_at::<S, 4>(rows, k, x),
+        |x| weighted_rows_at::<S, 1>(rows, k, x),
+    );
     if x < n {
-        if n >= S::LANES {
-            // Outputs are independent, so redo the last whole vector over the tail.
-            let x = n - S::LANES;
-            let mut a0 = S::splat(0.0);
-            for (row, &kt) in rows.iter().zip(k) {
-                a0 = S::add(a0, S::mul(S::splat(kt), S::load(row.as_ptr().add(x))));
-            }
-            S::store(po.add(x), a0);
-        } else {
-            let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
-            scalar::weighted_rows(&tails, k, &mut out[x..]);
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::weighted_rows(&tails, k, &mut out[x..]);
+    }
+}
+
+/// `kh[0] * rows[r] + kh[1] * (rows[r - 1] + rows[r + 1]) + ...` with r = kh.len() - 1.
+#[inline(always)]
+unsafe fn weighted_rows_sym_at<S: Simd, const V: usize>(
+    rows: &[&[f32]],
+    kh: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let r = kh.len() - 1;
+    let centre = rows[r].as_ptr().add(x);
+    let k0 = S::splat(kh[0]);
+    let mut a = [S::splat(0.0); V];
+    for (j, aj) in a.iter_mut().enumerate() {
+        *aj = S::mul(k0, S::load(centre.add(j * S::LANES)));
+    }
+    for (d, &kt) in kh.iter().enumerate().skip(1) {
+        let kv = S::splat(kt);
+        let (lo, hi) = (rows[r - d].as_ptr().add(x), rows[r + d].as_ptr().add(x));
+        for (j, aj) in a.iter_mut().enumerate() {
+            let o = j * S::LANES;
+            *aj = S::add(
+                *aj,
+                S::mul(kv, S::add(S::load(lo.add(o)), S::load(hi.add(o)))),
+            );
         }
+    }
+    a
+}
+
+#[inline(always)]
+pub(super) unsafe fn weighted_rows_sym<S: Simd>(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| weighted_rows_sym_at::<S, 4>(rows, kh, x),
+        |x| weighted_rows_sym_at::<S, 1>(rows, kh, x),
+    );
+    if x < n {
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::weighted_rows_sym(&tails, kh, &mut out[x..]);
     }
 }
 
@@ -355,42 +418,74 @@ pub(super) unsafe fn lerp<S: Simd>(a: &[f32], b: &[f32], t: f32, out: &mut [f32]
 }
 
 #[inline(always)]
+unsafe fn convolve_padded_row_at<S: Simd, const V: usize>(
+    pp: *const f32,
+    k: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let mut a = [S::splat(0.0); V];
+    for (t, &kt) in k.iter().enumerate() {
+        let kv = S::splat(kt);
+        for (j, aj) in a.iter_mut().enumerate() {
+            *aj = S::add(*aj, S::mul(kv, S::load(pp.add(x + j * S::LANES + t))));
+        }
+    }
+    a
+}
+
+#[inline(always)]
 pub(super) unsafe fn convolve_padded_row<S: Simd>(padded: &[f32], k: &[f32], out: &mut [f32]) {
     let n = out.len();
-    let (pp, po) = (padded.as_ptr(), out.as_mut_ptr());
-    let mut x = 0;
-    // Two vectors at a time hide the add latency of the tap chain.
-    while x + 2 * S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        let mut a1 = S::splat(0.0);
-        for (t, &kt) in k.iter().enumerate() {
-            let kv = S::splat(kt);
-            a0 = S::add(a0, S::mul(kv, S::load(pp.add(x + t))));
-            a1 = S::add(a1, S::mul(kv, S::load(pp.add(x + S::LANES + t))));
-        }
-        S::store(po.add(x), a0);
-        S::store(po.add(x + S::LANES), a1);
-        x += 2 * S::LANES;
+    let pp = padded.as_ptr();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| convolve_padded_row_at::<S, 4>(pp, k, x),
+        |x| convolve_padded_row_at::<S, 1>(pp, k, x),
+    );
+    if x < n {
+        scalar::convolve_padded_row(&padded[x..], k, &mut out[x..]);
     }
-    while x + S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        for (t, &kt) in k.iter().enumerate() {
-            a0 = S::add(a0, S::mul(S::splat(kt), S::load(pp.add(x + t))));
-        }
-        S::store(po.add(x), a0);
-        x += S::LANES;
+}
+
+#[inline(always)]
+unsafe fn convolve_padded_row_sym_at<S: Simd, const V: usize>(
+    pp: *const f32,
+    kh: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let centre = pp.add(x + kh.len() - 1);
+    let k0 = S::splat(kh[0]);
+    let mut a = [S::splat(0.0); V];
+    for (j, aj) in a.iter_mut().enumerate() {
+        *aj = S::mul(k0, S::load(centre.add(j * S::LANES)));
     }
-    if x < n && n >= S::LANES {
-        // Outputs are independent, so redo the last whole vector over the tail.
-        let x = n - S::LANES;
-        let mut a0 = S::splat(0.0);
-        for (t, &kt) in k.iter().enumerate() {
-            a0 = S::add(a0, S::mul(S::splat(kt), S::load(pp.add(x + t))));
+    for (d, &kt) in kh.iter().enumerate().skip(1) {
+        let kv = S::splat(kt);
+        for (j, aj) in a.iter_mut().enumerate() {
+            let c = centre.add(j * S::LANES);
+            *aj = S::add(
+                *aj,
+                S::mul(kv, S::add(S::load(c.sub(d)), S::load(c.add(d)))),
+            );
         }
-        S::store(po.add(x), a0);
-        return;
     }
-    scalar::convolve_padded_row(&padded[x..], k, &mut out[x..]);
+    a
+}
+
+#[inline(always)]
+pub(super) unsafe fn convolve_padded_row_sym<S: Simd>(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let pp = padded.as_ptr();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| convolve_padded_row_sym_at::<S, 4>(pp, kh, x),
+        |x| convolve_padded_row_sym_at::<S, 1>(pp, kh, x),
+    );
+    if x < n {
+        scalar::convolve_padded_row_sym(&padded[x..], kh, &mut out[x..]);
+    }
 }
 
 #[inline(always)]
@@ -641,37 +736,38 @@ pub(super) unsafe fn box_sums<S: Simd>(
     }
 }
 
-/// The vector twin of `scalar::sum_rows`; callers pass at least one row.
+#[inline(always)]
+unsafe fn sum_rows_at<S: Simd, const V: usize>(
+    first: &[f32],
+    rest: &[&[f32]],
+    x: usize,
+) -> [S::F; V] {
+    let mut a = [S::splat(0.0); V];
+    for (j, aj) in a.iter_mut().enumerate() {
+        *aj = S::load(first.as_ptr().add(x + j * S::LANES));
+    }
+    for row in rest {
+        let p = row.as_ptr().add(x);
+        for (j, aj) in a.iter_mut().enumerate() {
+            *aj = S::add(*aj, S::load(p.add(j * S::LANES)));
+        }
+    }
+    a
+}
+
+/// The vector twin of `scalar::sum_rows`.
 #[inline(always)]
 pub(super) unsafe fn sum_rows<S: Simd>(rows: &[&[f32]], out: &mut [f32]) {
-    let n = out.len();
-    let po = out.as_mut_ptr();
     let Some((first, rest)) = rows.split_first() else {
         return;
     };
-    let mut x = 0;
-    while x + 2 * S::LANES <= n {
-        let mut a0 = S::load(first.as_ptr().add(x));
-        let mut a1 = S::load(first.as_ptr().add(x + S::LANES));
-        for row in rest {
-            let p = row.as_ptr().add(x);
-            a0 = S::add(a0, S::load(p));
-            a1 = S::add(a1, S::load(p.add(S::LANES)));
-        }
-        S::store(po.add(x), a0);
-        S::store(po.add(x + S::LANES), a1);
-        x += 2 * S::LANES;
-    }
-    while x < n && n >= S::LANES {
-        // The last vector may overlap the one before: outputs are independent.
-        x = x.min(n - S::LANES);
-        let mut a0 = S::load(first.as_ptr().add(x));
-        for row in rest {
-            a0 = S::add(a0, S::load(row.as_ptr().add(x)));
-        }
-        S::store(po.add(x), a0);
-        x += S::LANES;
-    }
+    let n = out.len();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| sum_rows_at::<S, 4>(first, rest, x),
+        |x| sum_rows_at::<S, 1>(first, rest, x),
+    );
     if x < n {
         let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
         scalar::sum_rows(&tails, &mut out[x..]);

@@ -418,6 +418,14 @@ macro_rules! entry_points {
                 simd::remap_bilinear::<$ty>(src, w, h, map_x, map_y, dst, border)
             }
             #[target_feature(enable = $feat)]
+            pub unsafe fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+                simd::weighted_rows_sym::<$ty>(rows, kh, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+                simd::convolve_padded_row_sym::<$ty>(padded, kh, out)
+            }
+            #[target_feature(enable = $feat)]
             pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
                 simd::sum_rows::<$ty>(rows, out)
             }
