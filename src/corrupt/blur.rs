@@ -3,6 +3,7 @@
 use super::filters::{self, map_planes};
 use super::kernels::{self, Border};
 use super::{detmath, Corruption, Family, Image, Param, Rng, Severity};
+use std::sync::OnceLock;
 
 /// The corruptions of this family, in catalogue order.
 pub const ALL: &[&dyn Corruption] = &[
@@ -23,8 +24,9 @@ pub const ALL: &[&dyn Corruption] = &[
 /// `cv2.filter2D` (reflect-101 borders).
 ///
 /// Instead of 29 to 425 taps per pixel the kernel is applied as its parts: the flat
-/// disk (one run of equal taps per row, built from nested horizontal box sums), then
-/// the small separable Gaussian, then a sparse correction for the mass the
+/// disk (one run of equal taps per row: nested horizontal box sums of the last 2r + 1
+/// rows, summed down in registers), then the small separable Gaussian, then a sparse
+/// correction for the mass the
 /// reference's reflect-101 anti-aliasing folds back at the kernel's edge (radius 8 and
 /// 10 only; 48 and 56 taps). Gaussian taps below 1e-7 of the centre (the 1e-22 fringe of
 /// a sigma of 0.1) and correction taps below 1e-6 are dropped: together they move an
@@ -92,10 +94,9 @@ impl Corruption for DefocusBlur {
         false
     }
     fn apply(&self, image: &Image, s: Severity, _rng: &mut Rng) -> Image {
-        let (radius, alias) = s.pick(&DEFOCUS);
-        let plan = DiskPlan::new(radius, alias);
+        let plan = DiskPlan::cached(s);
         let (w, h) = (image.width(), image.height());
-        map_planes(image, |p| plan.apply(p, w, h))
+        filters::map_planes_into(image, |p, out| plan.apply_into(p, w, h, out))
     }
 }
 
@@ -107,8 +108,10 @@ struct DiskPlan {
     half: usize,
     /// Each disk tap's value (1 / number of taps, in f32 as the reference divides).
     tap: f32,
-    /// Half-width of the disk's run of taps in row `dy + radius`.
-    runs: Vec<usize>,
+    /// The distinct run half-widths, ascending.
+    levels: Vec<usize>,
+    /// For row `dy + radius` of the disk, the index in `levels` of its run half-width.
+    level_of: Vec<usize>,
     /// The anti-aliasing Gaussian, trimmed of negligible taps.
     gauss: Vec<f32>,
     /// Sparse correction taps (dy, dx, weight) around the centre.
@@ -188,89 +191,136 @@ impl DiskPlan {
                 }
             }
         }
+        let mut levels = runs.clone();
+        levels.sort_unstable();
+        levels.dedup();
+        let level_of = runs
+            .iter()
+            .map(|a| levels.iter().position(|l| l == a).unwrap_or(0))
+            .collect();
         DiskPlan {
             radius,
             half,
             tap,
-            runs,
+            levels,
+            level_of,
             gauss: g.iter().map(|&v| v as f32).collect(),
             fix,
         }
     }
 
+    /// The plan of each severity, built on first use (it depends on nothing else).
+    fn cached(s: Severity) -> &'static DiskPlan {
+        static PLANS: [OnceLock<DiskPlan>; 5] = [const { OnceLock::new() }; 5];
+        PLANS[s.index()].get_or_init(|| {
+            let (radius, alias) = s.pick(&DEFOCUS);
+            DiskPlan::new(radius, alias)
+        })
+    }
+
+    #[cfg(test)]
     fn apply(&self, plane: &[f32], w: usize, h: usize) -> Vec<f32> {
+        let mut out = vec![0.0; plane.len()];
+        self.apply_into(plane, w, h, &mut out);
+        out
+    }
+
+    /// Filters the `w x h` `plane` into `out`.
+    fn apply_into(&self, plane: &[f32], w: usize, h: usize, out: &mut [f32]) {
+        assert!(plane.len() == w * h && out.len() == w * h);
         if w == 0 || h == 0 {
-            return plane.to_vec();
+            return;
         }
         let (r, half) = (self.radius, self.half);
-        let gr = self.gauss.len() / 2;
+        let gl = self.gauss.len();
+        let gr = gl / 2;
         let pad = half + gr;
-        let padded = kernels::pad_plane(plane, w, h, pad, pad, Border::Mirror);
-        let (pw, ph) = (w + 2 * pad, h + 2 * pad);
-        // Disk pass over the frame grown by the Gaussian's reach: row yy, column xx of
-        // `disk` sits at image (xx - gr, yy - gr), i.e. padded (xx + half, yy + half).
+        // The disk over the frame grown by the Gaussian's reach: row yy, column xx of it
+        // sits at image (xx - gr, yy - gr), i.e. (xx + half, yy + half) of the image
+        // padded by `pad`, and sums padded row yy + half + dy over |dx| <= runs[dy + r]
+        // for |dy| <= r.
         let (dw, dh) = (w + 2 * gr, h + 2 * gr);
-        let mut disk = vec![0.0f32; dw * dh];
-        let max_run = self.runs.iter().copied().max().unwrap_or(0);
-        let mut boxes = vec![0.0f32; (max_run + 1) * dw];
-        for py in 0..ph {
-            // Rows of `disk` this padded row feeds: yy = py - half - dy, |dy| <= r.
-            let lo = (py as isize - (half + r) as isize).max(0) as usize;
-            let hi = (py as isize - half as isize + r as isize).min(dh as isize - 1);
-            if hi < lo as isize {
-                continue;
-            }
-            let row = &padded[py * pw..(py + 1) * pw];
-            // boxes[a] = sum of row[x + half - a ..= x + half + a], nested outward.
-            boxes[..dw].copy_from_slice(&row[half..half + dw]);
-            for a in 1..=max_run {
-                let (done, next) = boxes.split_at_mut(a * dw);
-                let next = &mut next[..dw];
-                next.copy_from_slice(&done[(a - 1) * dw..]);
-                kernels::axpy(next, &row[half - a..half - a + dw], 1.0);
-                kernels::axpy(next, &row[half + a..half + a + dw], 1.0);
-            }
-            for yy in lo..=hi as usize {
-                let dy = py + r - half - yy; // run index, 0..=2r
-                let a = self.runs[dy];
-                kernels::axpy(
-                    &mut disk[yy * dw..(yy + 1) * dw],
-                    &boxes[a * dw..(a + 1) * dw],
-                    self.tap,
-                );
-            }
-        }
-        // The Gaussian, valid part only: the disk pass already covers its reach.
-        let mut out = vec![0.0f32; w * h];
-        if gr == 0 {
-            out.copy_from_slice(&disk);
-            if self.gauss[0] != 1.0 {
-                kernels::affine(&mut out, self.gauss[0], 0.0);
-            }
+        let span = 2 * r + 1;
+        let slot = self.levels.len() * dw;
+        // The nested box sums of the last `span` padded rows, ring-buffered by row.
+        let mut ring = vec![0.0f32; span * slot];
+        let mut padded_row = Vec::with_capacity(w + 2 * pad);
+        let mut next = half - r;
+        let mut disk = vec![0.0f32; dw];
+        // The last `gl` disk rows, each blurred horizontally by the Gaussian.
+        let mut rows = vec![0.0f32; gl * w];
+        // The disk's tap value rides on the vertical Gaussian.
+        let mut k: Vec<f32> = self.gauss.iter().map(|&g| g * self.tap).collect();
+        k.extend(self.fix.iter().map(|f| f.2));
+        let padded = if self.fix.is_empty() {
+            Vec::new()
         } else {
-            let mut rows = vec![0.0f32; w * dh];
-            for yy in 0..dh {
-                kernels::convolve_padded_row(
-                    &disk[yy * dw..(yy + 1) * dw],
-                    &self.gauss,
-                    &mut rows[yy * w..(yy + 1) * w],
+            kernels::pad_plane(plane, w, h, pad, pad, Border::Mirror)
+        };
+        let pw = w + 2 * pad;
+        // Ring slots count up with wrap-around instead of divisions: `next_slot` is padded
+        // row `next`'s, `base` that of the first row the current disk row reads, `g0`
+        // the slot in `rows` of the oldest row the vertical Gaussian reads.
+        let wrap = |i: usize, n: usize| if i + 1 == n { 0 } else { i + 1 };
+        let (mut next_slot, mut base, mut g0) = (0, 0, 0);
+        let mut g_slot = 0;
+        for yy in 0..dh {
+            while next <= yy + half + r {
+                let j = Border::Mirror
+                    .index(next as isize - pad as isize, h)
+                    .unwrap_or(0);
+                kernels::scalar::pad_row(
+                    &plane[j * w..(j + 1) * w],
+                    pad,
+                    Border::Mirror,
+                    &mut padded_row,
                 );
+                kernels::box_sums(
+                    &padded_row,
+                    half,
+                    &self.levels,
+                    &mut ring[next_slot * slot..(next_slot + 1) * slot],
+                    dw,
+                    dw,
+                );
+                next += 1;
+                next_slot = wrap(next_slot, span);
             }
-            for y in 0..h {
-                let o = &mut out[y * w..(y + 1) * w];
-                for (t, &g) in self.gauss.iter().enumerate() {
-                    kernels::axpy(o, &rows[(y + t) * w..(y + t + 1) * w], g);
+            let mut srcs: Vec<&[f32]> = Vec::with_capacity(span);
+            let mut at = base;
+            for &lev in &self.level_of {
+                let start = at * slot + lev * dw;
+                srcs.push(&ring[start..start + dw]);
+                at = wrap(at, span);
+            }
+            base = wrap(base, span);
+            let dst = &mut rows[g_slot * w..(g_slot + 1) * w];
+            g_slot = wrap(g_slot, gl);
+            if gl == 1 {
+                kernels::sum_rows(&srcs, dst);
+            } else {
+                kernels::sum_rows(&srcs, &mut disk);
+                kernels::convolve_padded_row(&disk, &self.gauss, dst);
+            }
+            // The Gaussian vertically and the correction taps in one register-resident
+            // sum, once the rows it needs are in.
+            if yy + 1 >= gl {
+                let y = yy + 1 - gl;
+                let mut srcs: Vec<&[f32]> = Vec::with_capacity(k.len());
+                let mut at = g0;
+                for _ in 0..gl {
+                    srcs.push(&rows[at * w..(at + 1) * w]);
+                    at = wrap(at, gl);
                 }
+                g0 = wrap(g0, gl);
+                srcs.extend(self.fix.iter().map(|&(dy, dx, _)| {
+                    let start = (y as isize + pad as isize + dy) as usize * pw
+                        + (pad as isize + dx) as usize;
+                    &padded[start..start + w]
+                }));
+                kernels::weighted_rows(&srcs, &k, &mut out[y * w..(y + 1) * w]);
             }
         }
-        for &(dy, dx, c) in &self.fix {
-            for y in 0..h {
-                let start =
-                    (y as isize + pad as isize + dy) as usize * pw + (pad as isize + dx) as usize;
-                kernels::axpy(&mut out[y * w..(y + 1) * w], &padded[start..start + w], c);
-            }
-        }
-        out
     }
 }
 
@@ -496,7 +546,7 @@ impl Corruption for ZoomBlur {
                     // A zoom by exactly 1 is the identity (all interpolation weights 0).
                     kernels::axpy(&mut acc, p, 1.0);
                 } else {
-                    kernels::axpy(&mut acc, &filters::clipped_zoom_plane(p, w, h, z), 1.0);
+                    filters::clipped_zoom_acc(p, w, h, z, &mut acc);
                 }
             }
             kernels::axpy(&mut acc, p, 1.0);

@@ -30,55 +30,71 @@ pub fn gaussian_blur_plane(
     truncate: f64,
     border: Border,
 ) -> Vec<f32> {
-    let mut a = plane.to_vec();
-    let mut b = vec![0.0; plane.len()];
+    let mut out = vec![0.0; plane.len()];
+    let mut tmp = Vec::new();
+    let sigma = (sigma_y, sigma_x);
+    gaussian_blur_plane_into(plane, w, h, sigma, truncate, border, &mut out, &mut tmp);
+    out
+}
+
+/// [`gaussian_blur_plane`] (sigmas `(y, x)`) into `out`, with `tmp` as scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn gaussian_blur_plane_into(
+    plane: &[f32],
+    w: usize,
+    h: usize,
+    (sigma_y, sigma_x): (f64, f64),
+    truncate: f64,
+    border: Border,
+    out: &mut [f32],
+    tmp: &mut Vec<f32>,
+) {
+    assert!(plane.len() == w * h && out.len() == w * h);
     if w == 0 || h == 0 {
-        return a;
+        return;
     }
     let ky = gaussian_kernel(sigma_y, truncate);
-    if ky.len() > 1 {
-        kernels::convolve_cols(&a, &mut b, w, h, &ky, border);
-        std::mem::swap(&mut a, &mut b);
-    }
     let kx = gaussian_kernel(sigma_x, truncate);
-    if kx.len() > 1 {
-        kernels::convolve_rows(&a, &mut b, w, &kx, border);
-        std::mem::swap(&mut a, &mut b);
+    match (ky.len() > 1, kx.len() > 1) {
+        (true, true) => {
+            tmp.resize(w * h, 0.0);
+            kernels::convolve_cols(plane, tmp, w, h, &ky, border);
+            kernels::convolve_rows(tmp, out, w, &kx, border);
+        }
+        (true, false) => kernels::convolve_cols(plane, out, w, h, &ky, border),
+        (false, true) => kernels::convolve_rows(plane, out, w, &kx, border),
+        (false, false) => out.copy_from_slice(plane),
     }
-    a
 }
 
 /// `skimage.filters.gaussian(image, sigma, channel_axis=-1)`: each plane blurred with
 /// `mode='nearest'`, `truncate=4`.
 pub fn gaussian_blur(image: &Image, sigma: f64) -> Image {
     let (w, h) = (image.width(), image.height());
-    let mut data = Vec::with_capacity(3 * w * h);
-    for c in 0..3 {
-        data.extend(gaussian_blur_plane(
-            image.plane(c),
-            w,
-            h,
-            sigma,
-            sigma,
-            4.0,
-            Border::Nearest,
-        ));
-    }
-    Image::from_planes(w, h, data)
+    let mut tmp = Vec::new();
+    map_planes_into(image, |p, out| {
+        gaussian_blur_plane_into(p, w, h, (sigma, sigma), 4.0, Border::Nearest, out, &mut tmp)
+    })
 }
 
 /// Order-1 (bilinear) resize of the `cw x ch` window at (`x0`, `y0`) of a `w`-wide plane
 /// to `ow x oh`, with scipy's `zoom` corner-aligned mapping
-/// `in = out * (in_len - 1) / (out_len - 1)`; only the first `keep_w x keep_h` output
-/// pixels are computed.
+/// `in = out * (in_len - 1) / (out_len - 1)`, added into `acc` (row stride `acc_w`);
+/// only the first `keep_w x keep_h` output pixels are computed.
+///
+/// Each output is the vertical blend of two source rows, then the horizontal blend of
+/// two neighbours in it (`a + f * (b - a)` both times); the horizontal taps are the same
+/// for every row, so they are tabulated once.
 #[allow(clippy::too_many_arguments)]
-pub fn zoom_window(
+pub fn zoom_window_acc(
     plane: &[f32],
     w: usize,
     (x0, y0, cw, ch): (usize, usize, usize, usize),
     (ow, oh): (usize, usize),
     (keep_w, keep_h): (usize, usize),
-) -> Vec<f32> {
+    acc: &mut [f32],
+    acc_w: usize,
+) {
     let scale = |in_len: usize, out_len: usize| {
         if out_len > 1 {
             (in_len as f64 - 1.0) / (out_len as f64 - 1.0)
@@ -87,61 +103,58 @@ pub fn zoom_window(
         }
     };
     let (sx, sy) = (scale(cw, ow), scale(ch, oh));
-    let taps = |n: usize, s: f64, in_len: usize| -> Vec<(usize, f32)> {
-        (0..n)
-            .map(|o| {
-                let p = o as f64 * s;
-                let i = (p.floor() as usize).min(in_len.saturating_sub(1));
-                (i, (p - i as f64) as f32)
-            })
-            .collect()
+    let tap = |o: usize, s: f64, in_len: usize| -> (usize, f32) {
+        let p = o as f64 * s;
+        let i = (p.floor() as usize).min(in_len.saturating_sub(1));
+        (i, (p - i as f64) as f32)
     };
-    let xs = taps(keep_w.min(ow), sx, cw);
-    let ys = taps(keep_h.min(oh), sy, ch);
-    let mut out = Vec::with_capacity(xs.len() * ys.len());
-    let mut row = vec![0.0f32; cw];
-    for &(iy, fy) in &ys {
+    let (kw, kh) = (keep_w.min(ow), keep_h.min(oh));
+    if kw == 0 || kh == 0 || cw == 0 || ch == 0 {
+        return;
+    }
+    let xs = kernels::LerpTaps::new((0..kw).map(|o| tap(o, sx, cw)));
+    // The last column's right neighbour repeats it, so its blend is the column itself
+    // (a + f * 0), and the spare samples let every vector load a whole window.
+    let mut row = vec![0.0f32; cw + 1 + kernels::LERP_TAPS_SLACK];
+    for y in 0..kh {
+        let (iy, fy) = tap(y, sy, ch);
         let r0 = &plane[(y0 + iy) * w + x0..(y0 + iy) * w + x0 + cw];
         if iy + 1 < ch && fy != 0.0 {
             let r1 = &plane[(y0 + iy + 1) * w + x0..(y0 + iy + 1) * w + x0 + cw];
-            kernels::lerp(r0, r1, fy, &mut row);
+            kernels::lerp(r0, r1, fy, &mut row[..cw]);
         } else {
-            row.copy_from_slice(r0);
+            row[..cw].copy_from_slice(r0);
         }
-        for &(ix, fx) in &xs {
-            let a = row[ix];
-            let v = if ix + 1 < cw {
-                a + fx * (row[ix + 1] - a)
-            } else {
-                a
-            };
-            out.push(v);
-        }
+        row[cw] = row[cw - 1];
+        kernels::lerp_taps_acc(&row, &xs, &mut acc[y * acc_w..y * acc_w + kw]);
     }
-    out
 }
 
 /// The reference's `clipped_zoom` on one plane: crop the centre `ceil(n / z)`, zoom it
-/// by `z` (order 1), keep the top-left `w x h`.
-pub fn clipped_zoom_plane(plane: &[f32], w: usize, h: usize, z: f64) -> Vec<f32> {
-    let ch = ((h as f64 / z).ceil() as usize).clamp(1, h.max(1));
-    let cw = ((w as f64 / z).ceil() as usize).clamp(1, w.max(1));
+/// by `z` (order 1), keep the top-left `w x h`, and add it into `acc`.
+///
+/// Rounding can leave the zoom a pixel short of the frame; the reference then adds into
+/// the top-left corner only, so the pixels past it get nothing.
+pub fn clipped_zoom_acc(plane: &[f32], w: usize, h: usize, z: f64, acc: &mut [f32]) {
+    assert!(plane.len() == w * h && acc.len() == w * h);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let ch = ((h as f64 / z).ceil() as usize).clamp(1, h);
+    let cw = ((w as f64 / z).ceil() as usize).clamp(1, w);
     let (top, left) = ((h - ch) / 2, (w - cw) / 2);
     let (oh, ow) = (
         ((ch as f64 * z).round() as usize).max(1),
         ((cw as f64 * z).round() as usize).max(1),
     );
-    let mut out = zoom_window(plane, w, (left, top, cw, ch), (ow, oh), (w, h));
-    // Rounding can leave the zoom a pixel short of the frame; the reference then adds
-    // into the top-left corner only, so pad with zeros there.
-    let (got_w, got_h) = (ow.min(w), oh.min(h));
-    if (got_w, got_h) != (w, h) {
-        let mut full = vec![0.0; w * h];
-        for y in 0..got_h {
-            full[y * w..y * w + got_w].copy_from_slice(&out[y * got_w..(y + 1) * got_w]);
-        }
-        out = full;
-    }
+    zoom_window_acc(plane, w, (left, top, cw, ch), (ow, oh), (w, h), acc, w);
+}
+
+/// The reference's `clipped_zoom` on one plane (see [`clipped_zoom_acc`]); pixels the
+/// zoom falls short of are 0.
+pub fn clipped_zoom_plane(plane: &[f32], w: usize, h: usize, z: f64) -> Vec<f32> {
+    let mut out = vec![0.0; w * h];
+    clipped_zoom_acc(plane, w, h, z, &mut out);
     out
 }
 
@@ -215,6 +228,15 @@ pub fn map_planes(image: &Image, mut f: impl FnMut(&[f32]) -> Vec<f32>) -> Image
     Image::from_planes(w, h, data)
 }
 
+/// Like [`map_planes`], with `f` writing each output plane in place.
+pub fn map_planes_into(image: &Image, mut f: impl FnMut(&[f32], &mut [f32])) -> Image {
+    let mut out = Image::new(image.width(), image.height());
+    for c in 0..3 {
+        f(image.plane(c), out.plane_mut(c));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +274,57 @@ mod tests {
         // A linear ramp stays linear under order-1 zoom.
         let z = clipped_zoom_plane(&p, 7, 5, 1.5);
         assert_eq!(z.len(), 35);
+    }
+
+    #[test]
+    fn clipped_zoom_matches_the_definition() {
+        for (w, h) in [(37, 23), (8, 50), (1, 6), (224, 3)] {
+            let p: Vec<f32> = (0..w * h)
+                .map(|i| ((i * 7919) % 101) as f32 / 100.0)
+                .collect();
+            for z in [1.01, 1.06, 1.13, 1.3, 1.75] {
+                let got = clipped_zoom_plane(&p, w, h, z);
+                let ch = ((h as f64 / z).ceil() as usize).clamp(1, h);
+                let cw = ((w as f64 / z).ceil() as usize).clamp(1, w);
+                let (top, left) = ((h - ch) / 2, (w - cw) / 2);
+                let oh = ((ch as f64 * z).round() as usize).max(1);
+                let ow = ((cw as f64 * z).round() as usize).max(1);
+                let at = |o: usize, n_in: usize, n_out: usize| {
+                    let s = if n_out > 1 {
+                        (n_in as f64 - 1.0) / (n_out as f64 - 1.0)
+                    } else {
+                        0.0
+                    };
+                    let q = o as f64 * s;
+                    let i = (q.floor() as usize).min(n_in - 1);
+                    (i, (q - i as f64) as f32)
+                };
+                for y in 0..h {
+                    for x in 0..w {
+                        let want = if x < ow && y < oh {
+                            let (iy, fy) = at(y, ch, oh);
+                            let (ix, fx) = at(x, cw, ow);
+                            let px = |yy: usize, xx: usize| {
+                                p[(top + yy.min(ch - 1)) * w + left + xx.min(cw - 1)]
+                            };
+                            let col = |xx: usize| {
+                                let a = px(iy, xx);
+                                a + fy * (px(iy + 1, xx) - a)
+                            };
+                            let a = col(ix);
+                            a + fx * (col(ix + 1) - a)
+                        } else {
+                            0.0
+                        };
+                        let g = got[y * w + x];
+                        assert!(
+                            (g - want).abs() < 1e-6,
+                            "{w}x{h} z {z} ({x}, {y}): {g} {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -221,10 +221,88 @@ pub fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
     dispatch!(weighted_rows(rows, k, out))
 }
 
+/// `out[x] = rows[0][x] + rows[1][x] + ...` in row order (no rows: `out` untouched).
+pub fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+    assert!(rows.iter().all(|r| r.len() >= out.len()));
+    if rows.is_empty() {
+        return;
+    }
+    dispatch!(sum_rows(rows, out))
+}
+
 /// `acc += a * x`.
 pub fn axpy(acc: &mut [f32], x: &[f32], a: f32) {
     assert_eq!(acc.len(), x.len());
     dispatch!(axpy(acc, x, a))
+}
+
+/// The taps of a 1-D linear resampling: output `i` is
+/// `src[idx[i]] + frac[i] * (src[idx[i] + 1] - src[idx[i]])`. Built once, applied to
+/// many rows with [`lerp_taps_acc`].
+#[derive(Clone, Debug, Default)]
+pub struct LerpTaps {
+    idx: Vec<u32>,
+    frac: Vec<f32>,
+    /// The shortest source these taps may read: the largest index + 2.
+    reach: usize,
+}
+
+impl LerpTaps {
+    /// Taps from (left sample index, weight of the right sample) pairs.
+    pub fn new(taps: impl IntoIterator<Item = (usize, f32)>) -> LerpTaps {
+        let (idx, frac): (Vec<u32>, Vec<f32>) = taps
+            .into_iter()
+            .map(|(i, f)| (u32::try_from(i).unwrap_or(u32::MAX - 1), f))
+            .unzip();
+        let reach = idx.iter().max().map_or(0, |&m| m as usize + 2);
+        LerpTaps { idx, frac, reach }
+    }
+
+    /// Number of outputs.
+    pub fn len(&self) -> usize {
+        self.idx.len()
+    }
+
+    /// True when there are no outputs.
+    pub fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    /// The shortest source row these taps may read.
+    pub fn reach(&self) -> usize {
+        self.reach
+    }
+}
+
+/// Spare samples past [`LerpTaps::reach`] that let every vector of [`lerp_taps_acc`]
+/// read its window without a gather.
+pub const LERP_TAPS_SLACK: usize = 32;
+
+/// `acc[i] += row[idx[i]] + frac[i] * (row[idx[i] + 1] - row[idx[i]])` for the taps of
+/// `taps` (one row of a linear resampling, added into `acc`). `row` needs at least
+/// `taps.reach()` samples; [`LERP_TAPS_SLACK`] more make it faster.
+pub fn lerp_taps_acc(row: &[f32], taps: &LerpTaps, acc: &mut [f32]) {
+    assert!(acc.len() == taps.len() && row.len() >= taps.reach());
+    // Vector gathers take i32 indices.
+    if taps.reach() > i32::MAX as usize {
+        return scalar::lerp_taps_acc(row, &taps.idx, &taps.frac, acc);
+    }
+    dispatch!(lerp_taps_acc(row, &taps.idx, &taps.frac, acc))
+}
+
+/// Nested centred box sums of one row: `s_0 = row[c + x]`,
+/// `s_a = s_(a-1) + (row[c + x - a] + row[c + x + a])`, and `out[j * stride + x]` gets
+/// `s_levels[j]` for `x < n`. `levels` must be strictly ascending.
+pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride: usize, n: usize) {
+    let Some(&top) = levels.last() else {
+        return;
+    };
+    assert!(levels.windows(2).all(|p| p[0] < p[1]) && c >= top && n <= stride);
+    assert!(row.len() >= c + n + top && out.len() >= (levels.len() - 1) * stride + n);
+    if n == 0 {
+        return;
+    }
+    dispatch!(box_sums(row, c, levels, out, stride, n))
 }
 
 /// `out[x] = sum_t k[t] * padded[x + t]` (one row of a correlation).
@@ -264,35 +342,68 @@ pub fn remap_bilinear(
     dispatch!(remap_bilinear(src, w, h, map_x, map_y, dst, border))
 }
 
-/// Horizontal correlation of each row with an odd-length kernel.
+/// The half `k[r..]` of an odd-length kernel that is exactly symmetric, to be applied
+/// folded (`k_t * (x_-t + x_t)`: half the multiplies and a shorter add chain).
+fn symmetric_half(k: &[f32]) -> Option<&[f32]> {
+    let n = k.len();
+    (n > 1 && (0..n / 2).all(|i| k[i].to_bits() == k[n - 1 - i].to_bits())).then(|| &k[n / 2..])
+}
+
+/// `out[x] = kh[0] * c + kh[1] * (c[-1] + c[1]) + ...` with c = `padded[x + r]`,
+/// r = `kh.len() - 1`: one row of a correlation with a symmetric kernel, folded.
+pub fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    assert!(!kh.is_empty() && padded.len() + 2 >= out.len() + 2 * kh.len());
+    dispatch!(convolve_padded_row_sym(padded, kh, out))
+}
+
+/// `out[x] = kh[0] * rows[r][x] + kh[1] * (rows[r - 1][x] + rows[r + 1][x]) + ...` with
+/// r = `kh.len() - 1`: a vertical correlation with a symmetric kernel, folded.
+pub fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    assert!(!kh.is_empty() && rows.len() + 1 == 2 * kh.len());
+    assert!(rows.iter().all(|r| r.len() >= out.len()));
+    dispatch!(weighted_rows_sym(rows, kh, out))
+}
+
+/// Horizontal correlation of each row with an odd-length kernel; a symmetric kernel is
+/// applied folded (see [`convolve_padded_row_sym`]), which rounds differently from the
+/// tap-by-tap sum.
 pub fn convolve_rows(src: &[f32], dst: &mut [f32], w: usize, k: &[f32], border: Border) {
     assert!(k.len() % 2 == 1 && src.len() == dst.len());
     if w == 0 {
         return;
     }
     let r = k.len() / 2;
+    let half = symmetric_half(k);
     let mut padded = Vec::with_capacity(w + 2 * r);
     for (row, out) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
         scalar::pad_row(row, r, border, &mut padded);
-        convolve_padded_row(&padded, k, out);
+        match half {
+            Some(kh) => convolve_padded_row_sym(&padded, kh, out),
+            None => convolve_padded_row(&padded, k, out),
+        }
     }
 }
 
-/// Vertical correlation with an odd-length kernel.
+/// Vertical correlation with an odd-length kernel; a symmetric kernel is applied folded
+/// (see [`weighted_rows_sym`]).
 pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], border: Border) {
     assert!(k.len() % 2 == 1 && src.len() == w * h && dst.len() == w * h);
     let r = (k.len() / 2) as isize;
+    let half = symmetric_half(k);
     let fill_row = vec![border.fill(); w];
-    let mut rows: Vec<&[f32]> = Vec::with_capacity(k.len());
-    for y in 0..h {
-        rows.clear();
-        for t in 0..k.len() {
-            rows.push(match border.index(y as isize + t as isize - r, h) {
-                Some(j) => &src[j * w..(j + 1) * w],
-                None => &fill_row[..],
-            });
+    // Source row of every padded row, so output row y reads the window y..y + k.len().
+    let rows: Vec<&[f32]> = (-r..h as isize + r)
+        .map(|i| match border.index(i, h) {
+            Some(j) => &src[j * w..(j + 1) * w],
+            None => &fill_row[..],
+        })
+        .collect();
+    for (y, out) in dst.chunks_exact_mut(w.max(1)).enumerate() {
+        let window = &rows[y..y + k.len()];
+        match half {
+            Some(kh) => weighted_rows_sym(window, kh, out),
+            None => weighted_rows(window, k, out),
         }
-        weighted_rows(&rows, k, &mut dst[y * w..(y + 1) * w]);
     }
 }
 
@@ -629,6 +740,141 @@ mod tests {
             shift_accumulate(&mut a, &src, w, h, dx, dy, 0.3);
             scalar::shift_accumulate(&mut b, &src, w, h, dx, dy, 0.3);
             assert_eq!(bits(&a), bits(&b), "shift ({dx}, {dy})");
+        }
+    }
+
+    #[test]
+    fn lerp_taps_agree() {
+        let row = data(300, 16);
+        // Zooms in (windows fit), a zoom out by 3 (gathers), and scattered taps.
+        let sets: Vec<LerpTaps> = vec![
+            LerpTaps::new((0..250).map(|o| {
+                let p = o as f64 * 0.83;
+                (p.floor() as usize, (p - p.floor()) as f32)
+            })),
+            LerpTaps::new((0..90).map(|o| (3 * o + o % 2, 0.25 * (o % 4) as f32))),
+            LerpTaps::new(
+                data(77, 17)
+                    .iter()
+                    .zip(data(77, 18))
+                    .map(|(&u, f)| ((u.clamp(0.0, 1.0) * 297.0) as usize, f)),
+            ),
+            LerpTaps::new((0..33).map(|o| (266 - o / 2, 0.5))),
+        ];
+        for taps in &sets {
+            for slack in [0, 5, LERP_TAPS_SLACK] {
+                let src = &row[..(taps.reach() + slack).min(row.len())];
+                same_on_every_isa("lerp_taps", || {
+                    let mut acc = data(taps.len(), 19);
+                    lerp_taps_acc(src, taps, &mut acc);
+                    bits(&acc)
+                });
+            }
+            let mut acc = data(taps.len(), 19);
+            let want: Vec<f32> = acc
+                .iter()
+                .zip(taps.idx.iter().zip(&taps.frac))
+                .map(|(&o, (&i, &f))| {
+                    let (a, b) = (row[i as usize], row[i as usize + 1]);
+                    o + (a + f * (b - a))
+                })
+                .collect();
+            lerp_taps_acc(&row, taps, &mut acc);
+            assert_eq!(bits(&acc), bits(&want));
+        }
+    }
+
+    #[test]
+    fn symmetric_filters_agree_and_match_the_definition() {
+        let (w, h) = (45, 21);
+        let src = data(w * h, 23);
+        for taps in [3usize, 9, 25] {
+            let half = data(taps / 2 + 1, 24);
+            let k: Vec<f32> = (0..taps)
+                .map(|i| half[(i as isize - (taps / 2) as isize).unsigned_abs()])
+                .collect();
+            for border in [Border::Nearest, Border::Reflect, Border::Constant(0.3)] {
+                let run = || {
+                    let mut a = vec![0.0; w * h];
+                    let mut b = vec![0.0; w * h];
+                    convolve_rows(&src, &mut a, w, &k, border);
+                    convolve_cols(&src, &mut b, w, h, &k, border);
+                    (a, b)
+                };
+                same_on_every_isa("symmetric filters", || {
+                    let (a, b) = run();
+                    (bits(&a), bits(&b))
+                });
+                let (a, b) = run();
+                let mut c = vec![0.0; w * h];
+                let mut d = vec![0.0; w * h];
+                scalar::convolve_rows(&src, &mut c, w, &k, border);
+                scalar::convolve_cols(&src, &mut d, w, h, &k, border);
+                for i in 0..w * h {
+                    assert!((a[i] - c[i]).abs() < 1e-5 && (b[i] - d[i]).abs() < 1e-5);
+                }
+            }
+        }
+        // Narrow rows take the scalar tails.
+        for n in [1, 5, 16, 17, 40] {
+            let kh = [0.5, 0.2, 0.05];
+            same_on_every_isa("short symmetric rows", || {
+                let mut o = vec![0.0; n];
+                convolve_padded_row_sym(&src[..n + 4], &kh, &mut o);
+                let rows: Vec<&[f32]> = src.chunks(45).take(5).map(|r| &r[..n]).collect();
+                let mut p = vec![0.0; n];
+                weighted_rows_sym(&rows, &kh, &mut p);
+                (bits(&o), bits(&p))
+            });
+        }
+    }
+
+    #[test]
+    fn row_sums_agree_at_every_length() {
+        let src = data(40 * 7, 21);
+        let rows: Vec<&[f32]> = src.chunks(40).collect();
+        let k = data(7, 22);
+        for n in [0, 1, 5, 8, 15, 16, 17, 31, 33, 40] {
+            for t in [1, 2, 7] {
+                same_on_every_isa("row sums", || {
+                    let mut a = vec![9.0; n];
+                    let mut b = vec![9.0; n];
+                    let mut c = vec![9.0; n];
+                    sum_rows(&rows[..t], &mut a);
+                    weighted_rows(&rows[..t], &k[..t], &mut b);
+                    convolve_padded_row(&src[..n + 2], &k[..3], &mut c);
+                    (bits(&a), bits(&b), bits(&c))
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn box_sums_agree() {
+        let row = data(200, 20);
+        for (c, levels, n) in [
+            (10usize, vec![0usize, 3, 4, 5, 6], 150usize),
+            (10, vec![2, 9, 10], 37),
+            (4, vec![0], 5),
+            (12, vec![1, 4, 6, 7, 8, 9, 10, 12], 176),
+        ] {
+            let stride = n + 3;
+            same_on_every_isa("box_sums", || {
+                let mut out = vec![7.0; levels.len() * stride];
+                box_sums(&row, c, &levels, &mut out, stride, n);
+                bits(&out)
+            });
+            let mut out = vec![7.0; levels.len() * stride];
+            box_sums(&row, c, &levels, &mut out, stride, n);
+            for (j, &a) in levels.iter().enumerate() {
+                for x in 0..n {
+                    let want: f32 = (c + x - a..=c + x + a).map(|i| row[i]).sum();
+                    assert!((out[j * stride + x] - want).abs() < 1e-5);
+                }
+                assert!(out[j * stride + n..(j + 1) * stride]
+                    .iter()
+                    .all(|&v| v == 7.0));
+            }
         }
     }
 

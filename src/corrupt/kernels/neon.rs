@@ -169,6 +169,16 @@ impl Simd for Neon {
         ];
         vld1q_f32(v.as_ptr())
     }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn u_load(p: *const u32) -> uint32x4_t {
+        vld1q_u32(p)
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn window(base: *const f32, idx: uint32x4_t) -> float32x4_t {
+        Self::gather(base, idx)
+    }
 }
 
 #[target_feature(enable = "neon")]
@@ -238,4 +248,31 @@ pub unsafe fn remap_bilinear(
     border: Border,
 ) {
     simd::remap_bilinear::<Neon>(src, w, h, map_x, map_y, dst, border)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
+    simd::lerp_taps_acc::<Neon>(row, idx, frac, acc)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn box_sums(
+    row: &[f32],
+    c: usize,
+    levels: &[usize],
+    out: &mut [f32],
+    stride: usize,
+    n: usize,
+) {
+    simd::box_sums::<Neon>(row, c, levels, out, stride, n)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+    simd::sum_rows::<Neon>(rows, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    simd::weighted_rows_sym::<Neon>(rows, kh, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    simd::convolve_padded_row_sym::<Neon>(padded, kh, out)
 }

@@ -90,6 +90,35 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     }
 }
 
+/// Nested centred box sums: with `s_0 = row[c + x]` and
+/// `s_a = s_(a-1) + (row[c + x - a] + row[c + x + a])`, `out[j * stride + x] = s_levels[j]`
+/// for `x < n` (levels ascending).
+pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride: usize, n: usize) {
+    let top = levels.last().copied().unwrap_or(0);
+    for x in 0..n {
+        let mut s = row[c + x];
+        let mut j = 0;
+        for a in 0..=top {
+            if a > 0 {
+                s += row[c + x - a] + row[c + x + a];
+            }
+            if j < levels.len() && levels[j] == a {
+                out[j * stride + x] = s;
+                j += 1;
+            }
+        }
+    }
+}
+
+/// `acc[i] += row[idx[i]] + frac[i] * (row[idx[i] + 1] - row[idx[i]])`.
+pub fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
+    for ((o, &i), &f) in acc.iter_mut().zip(idx).zip(frac) {
+        let a = row[i as usize];
+        let b = row[i as usize + 1];
+        *o += a + f * (b - a);
+    }
+}
+
 /// skimage's `rgb2hsv`: ties between maxima go to blue, then green, then red; hue is
 /// 0 where the pixel is grey.
 #[inline(always)]
@@ -152,6 +181,34 @@ pub fn hsv_to_rgb(h: &mut [f32], s: &mut [f32], v: &mut [f32]) {
 /// One row padded by `pad` on each side according to `border`.
 pub fn pad_row(row: &[f32], pad: usize, border: Border, out: &mut Vec<f32>) {
     out.clear();
+    // The common borders without per-sample index arithmetic.
+    match (border, row.first(), row.last()) {
+        (Border::Nearest, Some(&first), Some(&last)) => {
+            out.resize(pad, first);
+            out.extend_from_slice(row);
+            out.resize(out.len() + pad, last);
+            return;
+        }
+        (Border::Constant(v), _, _) => {
+            out.resize(pad, v);
+            out.extend_from_slice(row);
+            out.resize(out.len() + pad, v);
+            return;
+        }
+        (Border::Reflect, _, _) if pad <= row.len() => {
+            out.extend(row[..pad].iter().rev());
+            out.extend_from_slice(row);
+            out.extend(row[row.len() - pad..].iter().rev());
+            return;
+        }
+        (Border::Mirror, _, _) if pad < row.len() => {
+            out.extend(row[1..=pad].iter().rev());
+            out.extend_from_slice(row);
+            out.extend(row[row.len() - 1 - pad..row.len() - 1].iter().rev());
+            return;
+        }
+        _ => {}
+    }
     let n = row.len() as isize;
     let at = |i: isize| match border.index(i, row.len()) {
         Some(j) => row[j],
@@ -191,6 +248,33 @@ pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
     }
 }
 
+/// A symmetric kernel `kh[r] .. kh[1] kh[0] kh[1] .. kh[r]` (r = kh.len() - 1) folded:
+/// `out[x] = kh[0] * c + kh[1] * (c[-1] + c[1]) + ...` with c = `padded[x + r]`.
+pub fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    let r = kh.len() - 1;
+    for (x, o) in out.iter_mut().enumerate() {
+        let c = x + r;
+        let mut acc = kh[0] * padded[c];
+        for (d, &kt) in kh.iter().enumerate().skip(1) {
+            acc += kt * (padded[c - d] + padded[c + d]);
+        }
+        *o = acc;
+    }
+}
+
+/// The rows version of [`convolve_padded_row_sym`]: `rows` holds 2r + 1 rows, the
+/// centre one at r.
+pub fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    let r = kh.len() - 1;
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = kh[0] * rows[r][x];
+        for (d, &kt) in kh.iter().enumerate().skip(1) {
+            acc += kt * (rows[r - d][x] + rows[r + d][x]);
+        }
+        *o = acc;
+    }
+}
+
 /// Vertical correlation, straight from the definition.
 pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32], border: Border) {
     let r = (k.len() / 2) as isize;
@@ -215,6 +299,20 @@ pub fn weighted_rows(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
         let mut acc = 0.0f32;
         for (row, &kt) in rows.iter().zip(k) {
             acc += kt * row[x];
+        }
+        *o = acc;
+    }
+}
+
+/// `out[x] = rows[0][x] + rows[1][x] + ...`, added in row order.
+pub fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+    let Some((first, rest)) = rows.split_first() else {
+        return;
+    };
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = first[x];
+        for row in rest {
+            acc += row[x];
         }
         *o = acc;
     }

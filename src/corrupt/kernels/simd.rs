@@ -54,6 +54,12 @@ pub(super) trait Simd: Copy {
     unsafe fn f_to_bits(a: Self::F) -> Self::U;
     /// Loads `base[idx[l]]` per lane.
     unsafe fn gather(base: *const f32, idx: Self::U) -> Self::F;
+    /// Loads LANES u32 values.
+    unsafe fn u_load(p: *const u32) -> Self::U;
+    /// `base[idx[l]]` per lane for indices below `2 * LANES`, reading all of
+    /// `base[..2 * LANES]`: a gather from a short window, done with permutes where the
+    /// instruction set has them.
+    unsafe fn window(base: *const f32, idx: Self::U) -> Self::F;
 }
 
 #[inline(always)]
@@ -290,35 +296,110 @@ pub(super) unsafe fn axpy<S: Simd>(acc: &mut [f32], x: &[f32], a: f32) {
     );
 }
 
+/// Runs a row kernel over `0..n`: `f4(x)` gives the four output vectors from column x
+/// (four independent accumulator chains hide the add latency), `f1(x)` one. The last
+/// block may overlap the one before, which is harmless because every output depends
+/// only on the inputs; a whole overlapping block of four costs about what one lone
+/// vector's latency-bound chain does. Returns where the scalar twin must take over
+/// (`n`, unless `n < LANES`).
+#[inline(always)]
+unsafe fn drive_row<S: Simd>(
+    n: usize,
+    po: *mut f32,
+    f4: impl Fn(usize) -> [S::F; 4],
+    f1: impl Fn(usize) -> [S::F; 1],
+) -> usize {
+    let mut x = 0;
+    while x < n && n >= 4 * S::LANES {
+        // The last block of four may overlap the one before.
+        x = x.min(n - 4 * S::LANES);
+        let v = f4(x);
+        for (j, &vj) in v.iter().enumerate() {
+            S::store(po.add(x + j * S::LANES), vj);
+        }
+        x += 4 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        x = x.min(n - S::LANES);
+        S::store(po.add(x), f1(x)[0]);
+        x += S::LANES;
+    }
+    x
+}
+
+#[inline(always)]
+unsafe fn weighted_rows_at<S: Simd, const V: usize>(
+    rows: &[&[f32]],
+    k: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let mut a = [S::splat(0.0); V];
+    for (row, &kt) in rows.iter().zip(k) {
+        let kv = S::splat(kt);
+        let p = row.as_ptr().add(x);
+        for (j, aj) in a.iter_mut().enumerate() {
+            *aj = S::add(*aj, S::mul(kv, S::load(p.add(j * S::LANES))));
+        }
+    }
+    a
+}
+
 #[inline(always)]
 pub(super) unsafe fn weighted_rows<S: Simd>(rows: &[&[f32]], k: &[f32], out: &mut [f32]) {
     let n = out.len();
-    let po = out.as_mut_ptr();
-    let mut x = 0;
-    // Accumulators stay in registers across all taps; two vectors hide add latency.
-    while x + 2 * S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        let mut a1 = S::splat(0.0);
-        for (row, &kt) in rows.iter().zip(k) {
-            let kv = S::splat(kt);
-            let p = row.as_ptr().add(x);
-            a0 = S::add(a0, S::mul(kv, S::load(p)));
-            a1 = S::add(a1, S::mul(kv, S::load(p.add(S::LANES))));
-        }
-        S::store(po.add(x), a0);
-        S::store(po.add(x + S::LANES), a1);
-        x += 2 * S::LANES;
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| weighted_rows_at::<S, 4>(rows, k, x),
+        |x| weighted_rows_at::<S, 1>(rows, k, x),
+    );
+    if x < n {
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::weighted_rows(&tails, k, &mut out[x..]);
     }
-    while x + S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        for (row, &kt) in rows.iter().zip(k) {
-            a0 = S::add(a0, S::mul(S::splat(kt), S::load(row.as_ptr().add(x))));
-        }
-        S::store(po.add(x), a0);
-        x += S::LANES;
+}
+
+/// `kh[0] * rows[r] + kh[1] * (rows[r - 1] + rows[r + 1]) + ...` with r = kh.len() - 1.
+#[inline(always)]
+unsafe fn weighted_rows_sym_at<S: Simd, const V: usize>(
+    rows: &[&[f32]],
+    kh: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let r = kh.len() - 1;
+    let centre = rows[r].as_ptr().add(x);
+    let k0 = S::splat(kh[0]);
+    let mut a = [S::splat(0.0); V];
+    for (j, aj) in a.iter_mut().enumerate() {
+        *aj = S::mul(k0, S::load(centre.add(j * S::LANES)));
     }
-    let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
-    scalar::weighted_rows(&tails, k, &mut out[x..]);
+    for (d, &kt) in kh.iter().enumerate().skip(1) {
+        let kv = S::splat(kt);
+        let (lo, hi) = (rows[r - d].as_ptr().add(x), rows[r + d].as_ptr().add(x));
+        for (j, aj) in a.iter_mut().enumerate() {
+            let o = j * S::LANES;
+            *aj = S::add(
+                *aj,
+                S::mul(kv, S::add(S::load(lo.add(o)), S::load(hi.add(o)))),
+            );
+        }
+    }
+    a
+}
+
+#[inline(always)]
+pub(super) unsafe fn weighted_rows_sym<S: Simd>(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| weighted_rows_sym_at::<S, 4>(rows, kh, x),
+        |x| weighted_rows_sym_at::<S, 1>(rows, kh, x),
+    );
+    if x < n {
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::weighted_rows_sym(&tails, kh, &mut out[x..]);
+    }
 }
 
 #[inline(always)]
@@ -337,32 +418,74 @@ pub(super) unsafe fn lerp<S: Simd>(a: &[f32], b: &[f32], t: f32, out: &mut [f32]
 }
 
 #[inline(always)]
+unsafe fn convolve_padded_row_at<S: Simd, const V: usize>(
+    pp: *const f32,
+    k: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let mut a = [S::splat(0.0); V];
+    for (t, &kt) in k.iter().enumerate() {
+        let kv = S::splat(kt);
+        for (j, aj) in a.iter_mut().enumerate() {
+            *aj = S::add(*aj, S::mul(kv, S::load(pp.add(x + j * S::LANES + t))));
+        }
+    }
+    a
+}
+
+#[inline(always)]
 pub(super) unsafe fn convolve_padded_row<S: Simd>(padded: &[f32], k: &[f32], out: &mut [f32]) {
     let n = out.len();
-    let (pp, po) = (padded.as_ptr(), out.as_mut_ptr());
-    let mut x = 0;
-    // Two vectors at a time hide the add latency of the tap chain.
-    while x + 2 * S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        let mut a1 = S::splat(0.0);
-        for (t, &kt) in k.iter().enumerate() {
-            let kv = S::splat(kt);
-            a0 = S::add(a0, S::mul(kv, S::load(pp.add(x + t))));
-            a1 = S::add(a1, S::mul(kv, S::load(pp.add(x + S::LANES + t))));
-        }
-        S::store(po.add(x), a0);
-        S::store(po.add(x + S::LANES), a1);
-        x += 2 * S::LANES;
+    let pp = padded.as_ptr();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| convolve_padded_row_at::<S, 4>(pp, k, x),
+        |x| convolve_padded_row_at::<S, 1>(pp, k, x),
+    );
+    if x < n {
+        scalar::convolve_padded_row(&padded[x..], k, &mut out[x..]);
     }
-    while x + S::LANES <= n {
-        let mut a0 = S::splat(0.0);
-        for (t, &kt) in k.iter().enumerate() {
-            a0 = S::add(a0, S::mul(S::splat(kt), S::load(pp.add(x + t))));
-        }
-        S::store(po.add(x), a0);
-        x += S::LANES;
+}
+
+#[inline(always)]
+unsafe fn convolve_padded_row_sym_at<S: Simd, const V: usize>(
+    pp: *const f32,
+    kh: &[f32],
+    x: usize,
+) -> [S::F; V] {
+    let centre = pp.add(x + kh.len() - 1);
+    let k0 = S::splat(kh[0]);
+    let mut a = [S::splat(0.0); V];
+    for (j, aj) in a.iter_mut().enumerate() {
+        *aj = S::mul(k0, S::load(centre.add(j * S::LANES)));
     }
-    scalar::convolve_padded_row(&padded[x..], k, &mut out[x..]);
+    for (d, &kt) in kh.iter().enumerate().skip(1) {
+        let kv = S::splat(kt);
+        for (j, aj) in a.iter_mut().enumerate() {
+            let c = centre.add(j * S::LANES);
+            *aj = S::add(
+                *aj,
+                S::mul(kv, S::add(S::load(c.sub(d)), S::load(c.add(d)))),
+            );
+        }
+    }
+    a
+}
+
+#[inline(always)]
+pub(super) unsafe fn convolve_padded_row_sym<S: Simd>(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let pp = padded.as_ptr();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| convolve_padded_row_sym_at::<S, 4>(pp, kh, x),
+        |x| convolve_padded_row_sym_at::<S, 1>(pp, kh, x),
+    );
+    if x < n {
+        scalar::convolve_padded_row_sym(&padded[x..], kh, &mut out[x..]);
+    }
 }
 
 #[inline(always)]
@@ -514,4 +637,139 @@ pub(super) unsafe fn remap_bilinear<S: Simd>(
         i += S::LANES;
     }
     scalar::remap_bilinear(src, w, h, &map_x[i..], &map_y[i..], &mut dst[i..], border);
+}
+
+/// The vector twin of `scalar::lerp_taps_acc`. Where a vector's taps lie within
+/// `2 * LANES` consecutive samples (any resampling that does not shrink by more than 2)
+/// they come from two loads and permutes instead of gathers.
+#[inline(always)]
+pub(super) unsafe fn lerp_taps_acc<S: Simd>(
+    row: &[f32],
+    idx: &[u32],
+    frac: &[f32],
+    acc: &mut [f32],
+) {
+    let n = acc.len().min(idx.len()).min(frac.len());
+    let (pr, pi, pf, pa) = (row.as_ptr(), idx.as_ptr(), frac.as_ptr(), acc.as_mut_ptr());
+    let one = S::u_splat(1);
+    // Local index l + 1 must stay below 2 * LANES, so l <= 2 * LANES - 2.
+    let top = S::splat((2 * S::LANES - 1) as f32);
+    let below = S::splat(-1.0);
+    let mut i = 0;
+    while i + S::LANES <= n {
+        let iv = S::u_load(pi.add(i));
+        let lo = *pi.add(i);
+        // Lanes below `lo` wrap to huge u32s, negative as i32, so one float range test
+        // catches both sides.
+        let local = S::u_add(iv, S::u_splat(lo.wrapping_neg()));
+        let lf = S::u_to_f(local);
+        let fits = S::all(S::and_m(S::gt(top, lf), S::gt(lf, below)));
+        let (a, b) = if fits && lo as usize + 2 * S::LANES <= row.len() {
+            let base = pr.add(lo as usize);
+            (
+                S::window(base, local),
+                S::window(base, S::u_add(local, one)),
+            )
+        } else {
+            (S::gather(pr, iv), S::gather(pr.add(1), iv))
+        };
+        let v = S::add(a, S::mul(S::load(pf.add(i)), S::sub(b, a)));
+        S::store(pa.add(i), S::add(S::load(pa.add(i)), v));
+        i += S::LANES;
+    }
+    scalar::lerp_taps_acc(row, &idx[i..n], &frac[i..n], &mut acc[i..n]);
+}
+
+/// The vector twin of `scalar::box_sums`, two vectors at a time so that the two running
+/// sums overlap their add latency.
+#[inline(always)]
+pub(super) unsafe fn box_sums<S: Simd>(
+    row: &[f32],
+    c: usize,
+    levels: &[usize],
+    out: &mut [f32],
+    stride: usize,
+    n: usize,
+) {
+    let top = levels.last().copied().unwrap_or(0);
+    let pr = row.as_ptr().add(c);
+    let po = out.as_mut_ptr();
+    let mut x = 0;
+    while x + 2 * S::LANES <= n {
+        let p = pr.add(x);
+        let mut s0 = S::load(p);
+        let mut s1 = S::load(p.add(S::LANES));
+        let mut j = 0;
+        for a in 0..=top {
+            if a > 0 {
+                s0 = S::add(s0, S::add(S::load(p.sub(a)), S::load(p.add(a))));
+                let q = p.add(S::LANES);
+                s1 = S::add(s1, S::add(S::load(q.sub(a)), S::load(q.add(a))));
+            }
+            if j < levels.len() && levels[j] == a {
+                S::store(po.add(j * stride + x), s0);
+                S::store(po.add(j * stride + x + S::LANES), s1);
+                j += 1;
+            }
+        }
+        x += 2 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        // The last vector may overlap the one before: outputs are independent.
+        x = x.min(n - S::LANES);
+        let p = pr.add(x);
+        let mut s0 = S::load(p);
+        let mut j = 0;
+        for a in 0..=top {
+            if a > 0 {
+                s0 = S::add(s0, S::add(S::load(p.sub(a)), S::load(p.add(a))));
+            }
+            if j < levels.len() && levels[j] == a {
+                S::store(po.add(j * stride + x), s0);
+                j += 1;
+            }
+        }
+        x += S::LANES;
+    }
+    if x < n {
+        scalar::box_sums(row, c + x, levels, &mut out[x..], stride, n - x);
+    }
+}
+
+#[inline(always)]
+unsafe fn sum_rows_at<S: Simd, const V: usize>(
+    first: &[f32],
+    rest: &[&[f32]],
+    x: usize,
+) -> [S::F; V] {
+    let mut a = [S::splat(0.0); V];
+    for (j, aj) in a.iter_mut().enumerate() {
+        *aj = S::load(first.as_ptr().add(x + j * S::LANES));
+    }
+    for row in rest {
+        let p = row.as_ptr().add(x);
+        for (j, aj) in a.iter_mut().enumerate() {
+            *aj = S::add(*aj, S::load(p.add(j * S::LANES)));
+        }
+    }
+    a
+}
+
+/// The vector twin of `scalar::sum_rows`.
+#[inline(always)]
+pub(super) unsafe fn sum_rows<S: Simd>(rows: &[&[f32]], out: &mut [f32]) {
+    let Some((first, rest)) = rows.split_first() else {
+        return;
+    };
+    let n = out.len();
+    let x = drive_row::<S>(
+        n,
+        out.as_mut_ptr(),
+        |x| sum_rows_at::<S, 4>(first, rest, x),
+        |x| sum_rows_at::<S, 1>(first, rest, x),
+    );
+    if x < n {
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::sum_rows(&tails, &mut out[x..]);
+    }
 }

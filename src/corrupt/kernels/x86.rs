@@ -161,6 +161,20 @@ impl Simd for Avx2 {
     unsafe fn gather(base: *const f32, idx: __m256i) -> __m256 {
         _mm256_i32gather_ps::<4>(base, idx)
     }
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn u_load(p: *const u32) -> __m256i {
+        _mm256_loadu_si256(p as *const __m256i)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn window(base: *const f32, idx: __m256i) -> __m256 {
+        // Each half permuted by the low 3 index bits, then picked by index >= 8.
+        let lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(base), idx);
+        let hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(base.add(8)), idx);
+        let upper = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(7));
+        _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(upper))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -317,6 +331,16 @@ impl Simd for Avx512 {
     unsafe fn gather(base: *const f32, idx: __m512i) -> __m512 {
         _mm512_i32gather_ps::<4>(idx, base)
     }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn u_load(p: *const u32) -> __m512i {
+        _mm512_loadu_si512(p as *const __m512i)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn window(base: *const f32, idx: __m512i) -> __m512 {
+        _mm512_permutex2var_ps(_mm512_loadu_ps(base), idx, _mm512_loadu_ps(base.add(16)))
+    }
 }
 
 /// Public entry points for one instruction set; callers check the CPU first.
@@ -392,6 +416,33 @@ macro_rules! entry_points {
                 border: Border,
             ) {
                 simd::remap_bilinear::<$ty>(src, w, h, map_x, map_y, dst, border)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
+                simd::weighted_rows_sym::<$ty>(rows, kh, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
+                simd::convolve_padded_row_sym::<$ty>(padded, kh, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+                simd::sum_rows::<$ty>(rows, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn box_sums(
+                row: &[f32],
+                c: usize,
+                levels: &[usize],
+                out: &mut [f32],
+                stride: usize,
+                n: usize,
+            ) {
+                simd::box_sums::<$ty>(row, c, levels, out, stride, n)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
+                simd::lerp_taps_acc::<$ty>(row, idx, frac, acc)
             }
         }
     };
