@@ -173,13 +173,12 @@ pub fn run(args: Args) -> Result<()> {
         lock.flush()?;
         Ok(())
     };
-    let persist = |monitor: &Monitor, stream: &Stream| -> Result<()> {
-        let mut m = monitor.clone();
-        m.set_resume(stream.resume_token());
+    let persist = |monitor: &mut Monitor, stream: &Stream| -> Result<()> {
+        monitor.set_resume(stream.resume_token());
         if let Some(path) = &args.state {
-            m.save_state(path)?;
+            monitor.save_state(path)?;
         }
-        let text = prometheus::render(&m.snapshot(), &model_name);
+        let text = prometheus::render(&monitor.snapshot(), &model_name);
         if let Some(path) = &args.metrics {
             write_atomic(path, text.as_bytes())?;
         }
@@ -215,7 +214,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         since_save += 1;
         if since_save >= args.save_every {
-            persist(&monitor, &stream)?;
+            persist(&mut monitor, &stream)?;
             since_save = 0;
         } else if args.listen.is_some() {
             // A scrape sees every frame; files are written only every --save-every.
@@ -228,7 +227,7 @@ pub fn run(args: Args) -> Result<()> {
             break;
         }
     }
-    persist(&monitor, &stream)?;
+    persist(&mut monitor, &stream)?;
     emit(json!({"event": "window", "snapshot": monitor.snapshot(), "final": true}))?;
     Ok(())
 }

@@ -94,7 +94,9 @@ impl ModelDir {
         let onnx = self.root.join(&text.onnx);
         let mut files = vec![self.root.join(&text.tokenizer), onnx.clone()];
         files.extend(external_data_files(&onnx));
-        hash_files(&mut hasher, &files)?;
+        hash_files(&mut hasher, &files).context(
+            "record text.fingerprint in the manifest to deploy without the text encoder",
+        )?;
         Ok(hex(&hasher.finalize()))
     }
 
@@ -118,7 +120,7 @@ fn hash_files(hasher: &mut Sha256, files: &[PathBuf]) -> Result<()> {
     for file in files {
         let mut f = std::fs::File::open(file).with_context(|| {
             format!(
-                "cannot fingerprint the model: {} is missing (record text.fingerprint in the manifest to deploy without the text encoder)",
+                "cannot fingerprint the model: {} is missing",
                 file.display()
             )
         })?;

@@ -11,7 +11,7 @@ use super::detectors::{ChiSquare, Cusum, PageHinkley};
 use crate::corrupt::Rng;
 use crate::framed;
 use crate::fsutil::write_atomic;
-use crate::zeroshot::head::{entropy, softmax, Head, HeadKind};
+use crate::zeroshot::head::{softmax, Head, HeadKind, Scores};
 
 /// First bytes of a calibration file.
 pub const MAGIC: &[u8; 8] = b"ECCALIBR";
@@ -32,24 +32,24 @@ pub struct Frame {
 /// Probabilities of `logits` under `head` at `temperature` (softmax heads only; a
 /// sigmoid head's scores are independent and left unscaled).
 pub fn frame(head: &Head, logits: &[f32], temperature: f32) -> Frame {
-    let probs = match head.kind {
+    let scores = match head.kind {
         HeadKind::Softmax => {
             let scaled: Vec<f32> = logits.iter().map(|z| z / temperature).collect();
-            softmax(&scaled)
+            let probs = softmax(&scaled);
+            Scores {
+                logits: scaled,
+                probs,
+            }
         }
-        HeadKind::Sigmoid => head.probabilities(logits),
+        HeadKind::Sigmoid => Scores {
+            logits: logits.to_vec(),
+            probs: head.probabilities(logits),
+        },
     };
-    let (mut best, mut best_p) = (0, f32::NEG_INFINITY);
-    for (i, &p) in probs.iter().enumerate() {
-        if p > best_p {
-            (best, best_p) = (i, p);
-        }
-    }
-    let sum: f32 = probs.iter().sum();
     Frame {
-        predicted: best,
-        confidence: if sum > 0.0 { best_p / sum } else { 0.0 },
-        entropy: entropy(&probs),
+        predicted: scores.argmax(),
+        confidence: scores.confidence(),
+        entropy: scores.entropy(),
     }
 }
 

@@ -213,11 +213,7 @@ impl Monitor {
                 self.dim
             );
         }
-        let logits: Vec<f32> = self
-            .classes
-            .chunks_exact(self.dim)
-            .map(|c| self.head.scale * crate::embedding::dot(embedding, c) + self.head.bias)
-            .collect();
+        let logits = self.head.logits(embedding, &self.classes);
         Ok(self.observe_logits(&logits))
     }
 

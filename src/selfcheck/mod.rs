@@ -135,20 +135,10 @@ pub fn check_image(
 
 /// Maps the image set's labels onto prompt indices; errors when a label has no prompt.
 pub fn label_map(set: &ImageSet, cache: &PromptCache) -> Result<Vec<usize>> {
-    let Some(labels) = &set.labels else {
-        return Ok(Vec::new());
-    };
-    labels
-        .iter()
-        .map(|l| {
-            cache.labels.iter().position(|c| c == l).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "class {l:?} of the image folder is not among the prompt labels ({})",
-                    cache.labels.join(", ")
-                )
-            })
-        })
-        .collect()
+    match &set.labels {
+        Some(labels) => cache.label_indices(labels),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Everything a self-check needs besides its options.

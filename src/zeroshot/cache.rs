@@ -43,6 +43,21 @@ impl PromptCache {
         &self.embeddings[i * d..(i + 1) * d]
     }
 
+    /// The prompt row of each of `labels`; errors on a label the cache has no prompt for.
+    pub fn label_indices(&self, labels: &[String]) -> Result<Vec<usize>> {
+        labels
+            .iter()
+            .map(|l| {
+                self.labels.iter().position(|c| c == l).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "class {l:?} of the image folder is not among the prompt labels ({})",
+                        self.labels.join(", ")
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Encodes the cache to its file format.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let payload = postcard::to_stdvec(self).context("cannot encode the prompt cache")?;

@@ -61,15 +61,7 @@ pub fn evaluate(
     cache: &PromptCache,
     data: &LabelledFolder,
 ) -> Result<EvalReport> {
-    let to_cache: Vec<usize> = data
-        .labels
-        .iter()
-        .map(|l| {
-            cache.labels.iter().position(|c| c == l).ok_or_else(|| {
-                anyhow::anyhow!("class {l:?} of the image folder is not among the prompt labels")
-            })
-        })
-        .collect::<Result<_>>()?;
+    let to_cache = cache.label_indices(&data.labels)?;
     let mut per_class: Vec<ClassAccuracy> = data
         .labels
         .iter()

@@ -54,9 +54,16 @@ impl Scores {
         idx
     }
 
-    /// Index of the most probable class.
+    /// Index of the most probable class (the first of equal ones); a linear scan, since
+    /// the monitor calls it on every frame.
     pub fn argmax(&self) -> usize {
-        self.top_k(1).first().copied().unwrap_or(0)
+        let mut best = 0;
+        for (i, z) in self.logits.iter().enumerate().skip(1) {
+            if z.total_cmp(&self.logits[best]).is_gt() {
+                best = i;
+            }
+        }
+        best
     }
 
     /// Probability of the predicted class (for a sigmoid head, of the normalised scores).
@@ -110,13 +117,17 @@ impl Head {
     /// Scores a unit-norm image embedding against unit-norm class embeddings
     /// (row-major, `dim` floats per class).
     pub fn score(&self, image: &[f32], classes: &[f32]) -> Scores {
-        let dim = image.len();
-        let logits: Vec<f32> = classes
-            .chunks_exact(dim)
-            .map(|c| self.scale * dot(image, c) + self.bias)
-            .collect();
+        let logits = self.logits(image, classes);
         let probs = self.probabilities(&logits);
         Scores { logits, probs }
+    }
+
+    /// `scale * cos + bias` per class, without the probabilities.
+    pub fn logits(&self, image: &[f32], classes: &[f32]) -> Vec<f32> {
+        classes
+            .chunks_exact(image.len().max(1))
+            .map(|c| self.scale * dot(image, c) + self.bias)
+            .collect()
     }
 
     /// Turns logits into probabilities.
