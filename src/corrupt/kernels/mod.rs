@@ -208,6 +208,13 @@ pub fn weighted_sum_clamp(x: &mut [f32], y: &[f32], a: f32, b: f32) {
     dispatch!(weighted_sum_clamp(x, y, a, b))
 }
 
+/// Impulses: `x = 0` where `u < lo`, else `x = 1` where `u < hi`, else unchanged
+/// (branch-free, so the cost does not grow with the share hit).
+pub fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    assert_eq!(x.len(), u.len());
+    dispatch!(impulses(x, u, lo, hi))
+}
+
 /// `out = a + t * (b - a)`.
 pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     assert!(a.len() == out.len() && b.len() == out.len());
@@ -605,6 +612,9 @@ mod tests {
                 out.push(bits(&a));
                 let mut a = x.clone();
                 axpy(&mut a, &y, -0.25);
+                out.push(bits(&a));
+                let mut a = x.clone();
+                impulses(&mut a, &y, 0.1, 0.3);
                 out.push(bits(&a));
                 let (mut r, mut g, mut b) = (x.clone(), y.clone(), z.clone());
                 clamp01(&mut r);

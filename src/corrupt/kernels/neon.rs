@@ -293,3 +293,7 @@ pub unsafe fn pack_rgb8(r: &[f32], g: &[f32], b: &[f32], out: &mut [u32]) {
 pub unsafe fn unpack_channel(px: &[u32], shift: u32, out: &mut [f32]) {
     simd::unpack_channel::<Neon>(px, shift, out)
 }
+#[target_feature(enable = "neon")]
+pub unsafe fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    simd::impulses::<Neon>(x, u, lo, hi)
+}

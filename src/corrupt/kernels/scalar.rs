@@ -150,6 +150,19 @@ pub fn unpack_channel(px: &[u32], shift: u32, out: &mut [f32]) {
     }
 }
 
+/// `x = 0` where `u < lo`, else `x = 1` where `u < hi`, else unchanged.
+pub fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    for (v, &r) in x.iter_mut().zip(u) {
+        *v = if r < lo {
+            0.0
+        } else if r < hi {
+            1.0
+        } else {
+            *v
+        };
+    }
+}
+
 /// skimage's `rgb2hsv`: ties between maxima go to blue, then green, then red; hue is
 /// 0 where the pixel is grey.
 #[inline(always)]

@@ -845,3 +845,16 @@ pub(super) unsafe fn unpack_channel<S: Simd>(px: &[u32], shift: u32, out: &mut [
     }
     scalar::unpack_channel(&px[i..n], shift, &mut out[i..n]);
 }
+
+/// The vector twin of `scalar::impulses`.
+#[inline(always)]
+pub(super) unsafe fn impulses<S: Simd>(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    let (vlo, vhi) = (S::splat(lo), S::splat(hi));
+    let (zero, one) = (S::splat(0.0), S::splat(1.0));
+    map2::<S>(
+        x,
+        u,
+        |v, r| S::select(S::gt(vlo, r), zero, S::select(S::gt(vhi, r), one, v)),
+        |a, b| scalar::impulses(a, b, lo, hi),
+    );
+}

@@ -448,6 +448,10 @@ macro_rules! entry_points {
                 simd::unpack_channel::<$ty>(px, shift, out)
             }
             #[target_feature(enable = $feat)]
+            pub unsafe fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+                simd::impulses::<$ty>(x, u, lo, hi)
+            }
+            #[target_feature(enable = $feat)]
             pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
                 simd::sum_rows::<$ty>(rows, out)
             }
