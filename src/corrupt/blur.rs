@@ -390,18 +390,12 @@ impl Corruption for GlassBlur {
         let (w, h) = (image.width(), image.height());
         let blurred = filters::gaussian_blur(image, sigma);
         let (r, g, b) = blurred.planes();
-        // max/min sends NaN to 0, so the unchecked conversion always sees [0, 255]; the
-        // checked `as` would stop this loop from vectorising.
-        #[allow(clippy::manual_clamp)]
-        // SAFETY: the argument is finite and within [0, 255].
-        let quant = |v: f32| unsafe { (v.max(0.0).min(1.0) * 255.0).to_int_unchecked::<u32>() };
-        let mut px: Vec<u32> = (0..w * h)
-            .map(|i| quant(r[i]) | quant(g[i]) << 8 | quant(b[i]) << 16)
-            .collect();
+        let mut px = vec![0u32; w * h];
+        kernels::pack_rgb8(r, g, b, &mut px);
         jitter_pixels(&mut px, w, h, d, iterations, rng);
-        let mut planes = Vec::with_capacity(3 * w * h);
-        for shift in [0, 8, 16] {
-            planes.extend(px.iter().map(|&p| ((p >> shift) & 0xff) as f32 / 255.0));
+        let mut planes = vec![0.0f32; 3 * w * h];
+        for (plane, shift) in planes.chunks_exact_mut((w * h).max(1)).zip([0, 8, 16]) {
+            kernels::unpack_channel(&px, shift, plane);
         }
         filters::gaussian_blur(&Image::from_planes(w, h, planes), sigma)
     }
@@ -420,23 +414,15 @@ fn jitter_pixels(px: &mut [u32], w: usize, h: usize, d: usize, iterations: usize
     for _ in 0..iterations {
         for y in (d + 1..=h - d).rev() {
             rng.fill_uniform(&mut u);
-            // Source indices first, in a loop the compiler vectorises (u32 maths: images
-            // are limited to 2^28 pixels); the copies must then run in the reference's
-            // order because later ones read earlier results.
-            let y32 = y as u32;
-            for (j, (s, &uj)) in src.iter_mut().zip(&u).enumerate() {
-                let x = w32 - d32 - j as u32;
-                // One uniform gives both offsets: floor(u * 2d) is uniform on 0..2d, and
-                // the fraction left over is again uniform on [0, 1). Shifted by -d, both
-                // lie on [-d, d - 1] as the reference's randint(-d, d).
-                let a = uj * span;
-                // SAFETY: u is in [0, 1), so a is finite and in [0, 2d).
-                let dx = unsafe { a.to_int_unchecked::<u32>() };
-                let b = (a - dx as f32) * span;
-                // SAFETY: a - dx is in [0, 1), so b is finite and in [0, 2d).
-                let dy = unsafe { b.to_int_unchecked::<u32>() };
-                *s = (y32 + dy - d32) * w32 + (x + dx - d32);
-            }
+            // Source indices first, vectorised (u32 maths: images are limited to 2^28
+            // pixels). One uniform gives both offsets: floor(u * 2d) is uniform on 0..2d,
+            // and the fraction left over is again uniform on [0, 1). Shifted by -d, both
+            // lie on [-d, d - 1] as the reference's randint(-d, d). Column j is pixel
+            // x = w - d - j, whose source is (y + dy - d) * w + x + dx - d.
+            let base = (y as u32 - d32) * w32 + w32 - 2 * d32;
+            kernels::jitter_sources(&u, span, base, w32, &mut src);
+            // The copies must run in the reference's order: later ones read earlier
+            // results.
             let row = y * w;
             for (j, &s) in src.iter().enumerate() {
                 px[row + w - d - j] = px[s as usize];

@@ -249,12 +249,7 @@ impl Corruption for ImpulseNoise {
 /// One uniform per sample decides both whether it flips (`u < amount`) and to what
 /// (pepper below `amount / 2`, salt above).
 fn impulses(x: &mut [f32], u: &[f32], amount: f32) {
-    let half = amount * 0.5;
-    for (v, &r) in x.iter_mut().zip(u) {
-        if r < amount {
-            *v = if r < half { 0.0 } else { 1.0 };
-        }
-    }
+    kernels::impulses(x, u, amount * 0.5, amount);
 }
 
 /// Multiplicative speckle noise (ImageNet-C `speckle_noise`): `x + x N(0, c)`.

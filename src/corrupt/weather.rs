@@ -353,8 +353,19 @@ const SPATTER: [(f32, f32, f64, f32, f32, bool); 5] = [
     (0.67, 0.4, 1.0, 0.65, 1.5, true),
 ];
 
+/// `v` clamped to [`lo`, `hi`] (NaN to `lo`) and truncated toward zero, as the
+/// saturating `as` would for that range, in a form the compiler vectorises.
+#[inline(always)]
+#[allow(clippy::manual_clamp)]
+fn trunc_clamped(v: f32, lo: f32, hi: f32) -> i32 {
+    let c = v.max(lo).min(hi);
+    // SAFETY: c is finite and within [lo, hi]; callers keep that inside i32's range.
+    unsafe { c.to_int_unchecked::<i32>() }
+}
+
 /// OpenCV `Canny(src, low, high)` with a 3x3 Sobel (replicated borders) and the L1
 /// gradient norm; returns 255 on edges, 0 elsewhere.
+#[inline(never)]
 fn canny(src: &[u8], w: usize, h: usize, low: i32, high: i32) -> Vec<u8> {
     // Sobel through the vector 2-D correlation: small integers, so f32 sums are exact.
     let plane: Vec<f32> = src.iter().map(|&v| f32::from(v)).collect();
@@ -365,53 +376,66 @@ fn canny(src: &[u8], w: usize, h: usize, low: i32, high: i32) -> Vec<u8> {
     kernels::filter2d(&plane, &mut gx, w, h, &SOBEL_X, 3, Border::Nearest);
     kernels::filter2d(&plane, &mut gy, w, h, &SOBEL_Y, 3, Border::Nearest);
     let (pw, ph) = (w + 2, h + 2);
-    let mut dx = vec![0i32; pw * ph];
-    let mut dy = vec![0i32; pw * ph];
-    let mut mag = vec![0i32; pw * ph];
+    // The L1 norm of the gradient: small integers, exact in f32, so comparisons of
+    // these are those of the integers.
+    let mut mag = vec![0.0f32; pw * ph];
     for y in 0..h {
-        for x in 0..w {
-            let (a, b) = (gx[y * w + x] as i32, gy[y * w + x] as i32);
-            let i = (y + 1) * pw + x + 1;
-            dx[i] = a;
-            dy[i] = b;
-            mag[i] = a.abs() + b.abs();
+        let (rx, ry) = (&gx[y * w..(y + 1) * w], &gy[y * w..(y + 1) * w]);
+        for (m, (a, b)) in mag[(y + 1) * pw + 1..][..w]
+            .iter_mut()
+            .zip(rx.iter().zip(ry))
+        {
+            *m = a.abs() + b.abs();
         }
     }
+    let (low, high) = (low as f32, high as f32);
     // 0: candidate, 1: not an edge, 2: edge. The one-pixel frame stays "not an edge".
     const TG22: i64 = 13573; // round(tan(22.5 deg) * 2^15)
     let mut map = vec![1u8; pw * ph];
     let mut stack = Vec::new();
     for y in 1..=h {
-        for x in 1..=w {
-            let i = y * pw + x;
-            let m = mag[i];
-            if m <= low {
-                continue;
+        let row = y * pw;
+        let mut x0 = 1;
+        while x0 <= w {
+            // Few pixels pass the low threshold: find them 64 at a time as bits, so the
+            // scan has no branch to mispredict.
+            let len = (w + 1 - x0).min(64);
+            let mut bits = 0u64;
+            for (k, &m) in mag[row + x0..row + x0 + len].iter().enumerate() {
+                bits |= u64::from(m > low) << k;
             }
-            let (xs, ys) = (i64::from(dx[i]), i64::from(dy[i]));
-            let ax = xs.abs();
-            let ay = ys.abs() << 15;
-            let tg22x = ax * TG22;
-            let keep = if ay < tg22x {
-                m > mag[i - 1] && m >= mag[i + 1]
-            } else {
-                let tg67x = tg22x + (ax << 16);
-                if ay > tg67x {
-                    m > mag[i - pw] && m >= mag[i + pw]
+            while bits != 0 {
+                let x = x0 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let i = row + x;
+                let m = mag[i];
+                let g = (y - 1) * w + x - 1;
+                let (xs, ys) = (i64::from(gx[g] as i32), i64::from(gy[g] as i32));
+                let ax = xs.abs();
+                let ay = ys.abs() << 15;
+                let tg22x = ax * TG22;
+                let keep = if ay < tg22x {
+                    m > mag[i - 1] && m >= mag[i + 1]
                 } else {
-                    let s: isize = if (xs ^ ys) < 0 { -1 } else { 1 };
-                    m > mag[(i as isize - pw as isize - s) as usize]
-                        && m > mag[(i as isize + pw as isize + s) as usize]
-                }
-            };
-            if keep {
-                if m > high {
-                    map[i] = 2;
-                    stack.push(i);
-                } else {
-                    map[i] = 0;
+                    let tg67x = tg22x + (ax << 16);
+                    if ay > tg67x {
+                        m > mag[i - pw] && m >= mag[i + pw]
+                    } else {
+                        let s: isize = if (xs ^ ys) < 0 { -1 } else { 1 };
+                        m > mag[(i as isize - pw as isize - s) as usize]
+                            && m > mag[(i as isize + pw as isize + s) as usize]
+                    }
+                };
+                if keep {
+                    if m > high {
+                        map[i] = 2;
+                        stack.push(i);
+                    } else {
+                        map[i] = 0;
+                    }
                 }
             }
+            x0 += len;
         }
     }
     while let Some(i) = stack.pop() {
@@ -432,11 +456,12 @@ fn canny(src: &[u8], w: usize, h: usize, low: i32, high: i32) -> Vec<u8> {
         }
     }
     let mut out = vec![0u8; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            if map[(y + 1) * pw + x + 1] == 2 {
-                out[y * w + x] = 255;
-            }
+    for (o, m) in out
+        .chunks_exact_mut(w.max(1))
+        .zip(map.chunks_exact(pw).skip(1))
+    {
+        for (v, &e) in o.iter_mut().zip(&m[1..]) {
+            *v = u8::from(e == 2).wrapping_mul(255);
         }
     }
     out
@@ -446,17 +471,32 @@ fn canny(src: &[u8], w: usize, h: usize, low: i32, high: i32) -> Vec<u8> {
 /// nearest zero pixel by the 5x5 chamfer (1, 1.4, 2.1969) in 16.16 fixed point, two
 /// passes, `min(distance, limit)` out.
 ///
-/// Each pass takes the neighbours in the rows already done for a whole row at once
-/// (a loop the compiler vectorises), then runs along the row for the one neighbour in
-/// it. Values are capped just above `limit`; that is exact after the truncation, as a
-/// capped value plus a step is above the cap again.
+/// Each pass takes the neighbours in the rows already done for a whole row at once,
+/// then runs along the row for the one neighbour in it. Values are capped just above
+/// `limit` (at most 250 here); that is exact after the truncation, as a capped value
+/// plus a step is above the cap again. The fixed-point values stay below 2^24, so the
+/// row-wide steps run in f32 (exact for such integers, and vectorised: SSE2 has no u32
+/// minimum), the serial run along the row in i32 (a two-cycle chain instead of f32's
+/// six).
+#[inline(never)]
 fn distance_transform(src: &[u8], w: usize, h: usize, limit: f32) -> Vec<f32> {
-    const A: u32 = 65536; // 1.0
-    const B: u32 = 91750; // 1.4
-    const C: u32 = 143_976; // 2.1969
-    let cap = (limit.clamp(0.0, 60_000.0) * 65536.0).ceil() as u32 + 1;
+    const A: f32 = 65536.0; // 1.0
+    const B: f32 = 91750.0; // 1.4
+    const C: f32 = 143_976.0; // 2.1969
+                              // `if a < b` is x86's minps, without f32::min's NaN handling (no NaNs here).
+    #[inline(always)]
+    fn min(a: f32, b: f32) -> f32 {
+        if a < b {
+            a
+        } else {
+            b
+        }
+    }
+    let limit = limit.clamp(0.0, 250.0);
+    let cap = (limit * 65536.0).ceil() + 1.0;
     let pw = w + 4;
     let mut t = vec![cap; pw * (h + 4)];
+    let mut run = vec![0i32; w];
     for y in 0..h {
         let (done, rest) = t.split_at_mut((y + 2) * pw);
         let (up2, up1) = (&done[y * pw..][..pw], &done[(y + 1) * pw..][..pw]);
@@ -470,17 +510,28 @@ fn distance_transform(src: &[u8], w: usize, h: usize, limit: f32) -> Vec<f32> {
             &up1[3..3 + w],
             &up1[4..4 + w],
         );
-        let out = &mut cur[2..2 + w];
         for x in 0..w {
-            let m = (u2l[x].min(u2r[x]) + C)
-                .min(u1a[x].min(u1e[x]) + C)
-                .min(u1b[x].min(u1d[x]) + B)
-                .min(u1c[x] + A)
-                .min(cap);
-            out[x] = if s[x] == 0 { 0 } else { m };
+            let m = min(
+                min(
+                    min(min(u2l[x], u2r[x]), min(u1a[x], u1e[x])) + C,
+                    min(u1b[x], u1d[x]) + B,
+                ),
+                min(u1c[x] + A, cap),
+            );
+            // SAFETY: m is finite, in [0, cap].
+            run[x] = if s[x] == 0 {
+                0
+            } else {
+                unsafe { m.to_int_unchecked::<i32>() }
+            };
         }
-        for x in 2..2 + w {
-            cur[x] = cur[x].min(cur[x - 1] + A);
+        let mut prev = cap as i32;
+        for r in run.iter_mut() {
+            prev = (*r).min(prev + A as i32);
+            *r = prev;
+        }
+        for (o, &r) in cur[2..2 + w].iter_mut().zip(&run) {
+            *o = r as f32;
         }
     }
     for y in (0..h).rev() {
@@ -495,23 +546,31 @@ fn distance_transform(src: &[u8], w: usize, h: usize, limit: f32) -> Vec<f32> {
             &d1[3..3 + w],
             &d1[4..4 + w],
         );
-        let out = &mut cur[2..2 + w];
+        let row = &cur[2..2 + w];
         for x in 0..w {
-            out[x] = out[x]
-                .min(d2l[x].min(d2r[x]) + C)
-                .min(d1a[x].min(d1e[x]) + C)
-                .min(d1b[x].min(d1d[x]) + B)
-                .min(d1c[x] + A);
+            let m = min(
+                min(
+                    min(min(d2l[x], d2r[x]), min(d1a[x], d1e[x])) + C,
+                    min(d1b[x], d1d[x]) + B,
+                ),
+                min(d1c[x] + A, row[x]),
+            );
+            // SAFETY: m is finite, in [0, cap].
+            run[x] = unsafe { m.to_int_unchecked::<i32>() };
         }
-        for x in (2..2 + w).rev() {
-            cur[x] = cur[x].min(cur[x + 1] + A);
+        let mut prev = cap as i32;
+        for r in run.iter_mut().rev() {
+            prev = (*r).min(prev + A as i32);
+            *r = prev;
+        }
+        for (o, &r) in cur[2..2 + w].iter_mut().zip(&run) {
+            *o = r as f32;
         }
     }
     let mut out = vec![0.0f32; w * h];
     for (row, y) in out.chunks_exact_mut(w.max(1)).zip(2..) {
         for (o, &v) in row.iter_mut().zip(&t[y * pw + 2..]) {
-            // Below 2^24, so exact in f32, as OpenCV's scaling in f64 is.
-            *o = (v as f32 * (1.0 / 65536.0)).min(limit);
+            *o = min(v * (1.0 / 65536.0), limit);
         }
     }
     out
@@ -519,6 +578,7 @@ fn distance_transform(src: &[u8], w: usize, h: usize, limit: f32) -> Vec<f32> {
 
 /// 3x3 box sums with OpenCV's default (reflect-101) border, rows then columns as
 /// OpenCV adds them; exact for the inputs here (integers, or multiples of 2^-16 below 21).
+#[inline(never)]
 fn box_sum3(p: &[f32], w: usize, h: usize) -> Vec<f32> {
     let k = [1.0f32; 3];
     let mut rows = vec![0.0f32; p.len()];
@@ -529,10 +589,23 @@ fn box_sum3(p: &[f32], w: usize, h: usize) -> Vec<f32> {
 }
 
 /// OpenCV `equalizeHist` on 8-bit data.
+#[inline(never)]
 fn equalize_hist(p: &mut [u8]) {
+    // Four interleaved histograms: runs of one level would otherwise chain every
+    // increment through memory.
+    let mut parts = [[0u32; 256]; 4];
+    let mut quads = p.chunks_exact(4);
+    for q in &mut quads {
+        for (part, &v) in parts.iter_mut().zip(q) {
+            part[usize::from(v)] += 1;
+        }
+    }
+    for &v in quads.remainder() {
+        parts[0][usize::from(v)] += 1;
+    }
     let mut hist = [0usize; 256];
-    for &v in p.iter() {
-        hist[usize::from(v)] += 1;
+    for (v, c) in hist.iter_mut().enumerate() {
+        *c = parts.iter().map(|part| part[v] as usize).sum();
     }
     let total = p.len();
     let Some(first) = hist.iter().position(|&c| c > 0) else {
@@ -555,6 +628,7 @@ fn equalize_hist(p: &mut [u8]) {
 
 /// The reference's water relief: everything between the 8-bit layer and the float
 /// `dist` plane it multiplies the layer with.
+#[inline(never)]
 fn water_relief(layer_u8: &[u8], w: usize, h: usize) -> Vec<f32> {
     let n = w * h;
     let edges = canny(layer_u8, w, h, 50, 150);
@@ -563,7 +637,7 @@ fn water_relief(layer_u8: &[u8], w: usize, h: usize) -> Vec<f32> {
     // cv2.blur on f32 scales the (exact) sums by 1/9 in f64; astype(uint8) truncates.
     let mut d8: Vec<u8> = box_sum3(&dist, w, h)
         .iter()
-        .map(|&s| ((f64::from(s) * (1.0 / 9.0)) as f32).clamp(0.0, 255.0) as u8)
+        .map(|&s| trunc_clamped((f64::from(s) * (1.0 / 9.0)) as f32, 0.0, 255.0) as u8)
         .collect();
     equalize_hist(&mut d8);
     // filter2D(CV_8U) with the emboss kernel: integer sums, saturated.
@@ -577,7 +651,7 @@ fn water_relief(layer_u8: &[u8], w: usize, h: usize) -> Vec<f32> {
     // cv2.blur on u8 rounds the mean to nearest (s / 9 is never a tie).
     let mut out = box_sum3(&e, w, h);
     for v in out.iter_mut() {
-        *v = ((2 * (*v as u32) + 9) / 18) as f32;
+        *v = ((2 * trunc_clamped(*v, 0.0, 1e9) as u32 + 9) / 18) as f32;
     }
     out
 }
@@ -620,7 +694,7 @@ impl Corruption for Spatter {
         if !mud {
             let layer_u8: Vec<u8> = layer
                 .iter()
-                .map(|&v| (v * 255.0).clamp(0.0, 255.0) as u8)
+                .map(|&v| trunc_clamped(v * 255.0, 0.0, 255.0) as u8)
                 .collect();
             let relief = water_relief(&layer_u8, w, h);
             let mut m: Vec<f32> = layer_u8

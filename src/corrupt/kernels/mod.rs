@@ -208,6 +208,13 @@ pub fn weighted_sum_clamp(x: &mut [f32], y: &[f32], a: f32, b: f32) {
     dispatch!(weighted_sum_clamp(x, y, a, b))
 }
 
+/// Impulses: `x = 0` where `u < lo`, else `x = 1` where `u < hi`, else unchanged
+/// (branch-free, so the cost does not grow with the share hit).
+pub fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    assert_eq!(x.len(), u.len());
+    dispatch!(impulses(x, u, lo, hi))
+}
+
 /// `out = a + t * (b - a)`.
 pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     assert!(a.len() == out.len() && b.len() == out.len());
@@ -309,6 +316,28 @@ pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride
 pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
     assert!(!k.is_empty() && padded.len() + 1 >= out.len() + k.len());
     dispatch!(convolve_padded_row(padded, k, out))
+}
+
+/// Source indices of one row of glass blur's pixel jitter: with `a = u[j] * span`,
+/// `dx = trunc(a)` and `dy = trunc((a - dx) * span)`, `out[j] = base + dy * w + dx - j`
+/// (wrapping u32 arithmetic). `u` must lie in [0, 1) (as uniform fills do) and
+/// `span` in (0, 2^23); callers bounds-check the indices they use.
+pub fn jitter_sources(u: &[f32], span: f32, base: u32, w: u32, out: &mut [u32]) {
+    assert!(u.len() == out.len());
+    dispatch!(jitter_sources(u, span, base, w, out))
+}
+
+/// Packs three planes into 8-bit RGB, one u32 per pixel (red lowest), each channel
+/// `trunc(clamp(v, 0, 1) * 255)` as numpy's `uint8` cast.
+pub fn pack_rgb8(r: &[f32], g: &[f32], b: &[f32], out: &mut [u32]) {
+    assert!(r.len() == out.len() && g.len() == out.len() && b.len() == out.len());
+    dispatch!(pack_rgb8(r, g, b, out))
+}
+
+/// `out[i] = ((px[i] >> shift) & 255) / 255`: one channel of packed 8-bit pixels.
+pub fn unpack_channel(px: &[u32], shift: u32, out: &mut [f32]) {
+    assert!(px.len() == out.len() && shift < 32);
+    dispatch!(unpack_channel(px, shift, out))
 }
 
 /// RGB planes to skimage HSV planes, in place.
@@ -584,6 +613,9 @@ mod tests {
                 let mut a = x.clone();
                 axpy(&mut a, &y, -0.25);
                 out.push(bits(&a));
+                let mut a = x.clone();
+                impulses(&mut a, &y, 0.1, 0.3);
+                out.push(bits(&a));
                 let (mut r, mut g, mut b) = (x.clone(), y.clone(), z.clone());
                 clamp01(&mut r);
                 clamp01(&mut g);
@@ -845,6 +877,53 @@ mod tests {
                     convolve_padded_row(&src[..n + 2], &k[..3], &mut c);
                     (bits(&a), bits(&b), bits(&c))
                 });
+            }
+        }
+    }
+
+    #[test]
+    fn packing_and_jitter_indices_agree() {
+        for n in [0, 1, 7, 16, 17, 100] {
+            let (r, g, b) = (data(n, 25), data(n, 26), data(n, 27));
+            let mut with_nan = r.clone();
+            if n > 3 {
+                with_nan[3] = f32::NAN;
+            }
+            let u: Vec<f32> = data(n, 28)
+                .iter()
+                .map(|v| v.clamp(0.0, 0.999_999_9))
+                .collect();
+            same_on_every_isa("glass kernels", || {
+                let mut px = vec![0u32; n];
+                pack_rgb8(&with_nan, &g, &b, &mut px);
+                let mut planes = Vec::new();
+                for shift in [0, 8, 16] {
+                    let mut c = vec![0.0; n];
+                    unpack_channel(&px, shift, &mut c);
+                    planes.push(bits(&c));
+                }
+                let mut idx = vec![0u32; n];
+                jitter_sources(&u, 6.0, 5000, 224, &mut idx);
+                (px, planes, idx)
+            });
+            let mut px = vec![0u32; n];
+            pack_rgb8(&r, &g, &b, &mut px);
+            for i in 0..n {
+                let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0) as u32;
+                assert_eq!(px[i], q(r[i]) | q(g[i]) << 8 | q(b[i]) << 16);
+                let mut c = vec![0.0; n];
+                unpack_channel(&px, 8, &mut c);
+                assert_eq!(c[i], q(g[i]) as f32 / 255.0);
+            }
+            let mut idx = vec![0u32; n];
+            jitter_sources(&u, 6.0, 5000, 224, &mut idx);
+            for (j, &uj) in u.iter().enumerate() {
+                let a = uj * 6.0;
+                let dx = a.floor();
+                let dy = ((a - dx) * 6.0).floor();
+                let want = 5000 + dy as i64 * 224 + dx as i64 - j as i64;
+                assert_eq!(idx[j] as i64, want);
+                assert!((0.0..6.0).contains(&dx) && (0.0..6.0).contains(&dy));
             }
         }
     }

@@ -176,6 +176,11 @@ impl Simd for Neon {
     }
     #[inline]
     #[target_feature(enable = "neon")]
+    unsafe fn u_store(p: *mut u32, v: uint32x4_t) {
+        vst1q_u32(p, v)
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
     unsafe fn window(base: *const f32, idx: uint32x4_t) -> float32x4_t {
         Self::gather(base, idx)
     }
@@ -275,4 +280,20 @@ pub unsafe fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
 #[target_feature(enable = "neon")]
 pub unsafe fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
     simd::convolve_padded_row_sym::<Neon>(padded, kh, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn jitter_sources(u: &[f32], span: f32, base: u32, w: u32, out: &mut [u32]) {
+    simd::jitter_sources::<Neon>(u, span, base, w, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn pack_rgb8(r: &[f32], g: &[f32], b: &[f32], out: &mut [u32]) {
+    simd::pack_rgb8::<Neon>(r, g, b, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn unpack_channel(px: &[u32], shift: u32, out: &mut [f32]) {
+    simd::unpack_channel::<Neon>(px, shift, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    simd::impulses::<Neon>(x, u, lo, hi)
 }

@@ -119,6 +119,50 @@ pub fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
     }
 }
 
+/// Source indices of one row of glass blur's pixel jitter: with `a = u[j] * span`,
+/// `dx = trunc(a)` and `dy = trunc((a - dx) * span)`, `out[j] = base + dy * w + dx - j`
+/// (wrapping u32 arithmetic). Needs `u` in [0, 1) and `0 < span < 2^23`.
+pub fn jitter_sources(u: &[f32], span: f32, base: u32, w: u32, out: &mut [u32]) {
+    for (j, (o, &uj)) in out.iter_mut().zip(u).enumerate() {
+        let a = uj * span;
+        let dx = a as i32;
+        let dy = ((a - dx as f32) * span) as i32;
+        *o = base
+            .wrapping_sub(j as u32)
+            .wrapping_add((dy as u32).wrapping_mul(w))
+            .wrapping_add(dx as u32);
+    }
+}
+
+/// `out[i] = q(r[i]) + 256 q(g[i]) + 65536 q(b[i])` with `q(v) = trunc(clamp(v) * 255)`:
+/// 8-bit RGB packed in a u32, truncated like numpy's `uint8` cast (NaN gives 0).
+pub fn pack_rgb8(r: &[f32], g: &[f32], b: &[f32], out: &mut [u32]) {
+    let q = |v: f32| (clamp(v) * 255.0) as u32;
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = q(r[i]) | q(g[i]) << 8 | q(b[i]) << 16;
+    }
+}
+
+/// `out[i] = ((px[i] >> shift) & 255) / 255`: one channel of packed 8-bit pixels.
+pub fn unpack_channel(px: &[u32], shift: u32, out: &mut [f32]) {
+    for (o, &p) in out.iter_mut().zip(px) {
+        *o = ((p >> shift) & 0xff) as f32 / 255.0;
+    }
+}
+
+/// `x = 0` where `u < lo`, else `x = 1` where `u < hi`, else unchanged.
+pub fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    for (v, &r) in x.iter_mut().zip(u) {
+        *v = if r < lo {
+            0.0
+        } else if r < hi {
+            1.0
+        } else {
+            *v
+        };
+    }
+}
+
 /// skimage's `rgb2hsv`: ties between maxima go to blue, then green, then red; hue is
 /// 0 where the pixel is grey.
 #[inline(always)]

@@ -56,6 +56,8 @@ pub(super) trait Simd: Copy {
     unsafe fn gather(base: *const f32, idx: Self::U) -> Self::F;
     /// Loads LANES u32 values.
     unsafe fn u_load(p: *const u32) -> Self::U;
+    /// Stores LANES u32 values.
+    unsafe fn u_store(p: *mut u32, v: Self::U);
     /// `base[idx[l]]` per lane for indices below `2 * LANES`, reading all of
     /// `base[..2 * LANES]`: a gather from a short window, done with permutes where the
     /// instruction set has them.
@@ -772,4 +774,87 @@ pub(super) unsafe fn sum_rows<S: Simd>(rows: &[&[f32]], out: &mut [f32]) {
         let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
         scalar::sum_rows(&tails, &mut out[x..]);
     }
+}
+
+/// The vector twin of `scalar::jitter_sources`.
+#[inline(always)]
+pub(super) unsafe fn jitter_sources<S: Simd>(
+    u: &[f32],
+    span: f32,
+    base: u32,
+    w: u32,
+    out: &mut [u32],
+) {
+    let n = out.len().min(u.len());
+    let (pu, po) = (u.as_ptr(), out.as_mut_ptr());
+    let (vs, vw) = (S::splat(span), S::u_splat(w));
+    // -j for the lanes, wrapping, so the index is a sum.
+    let neg_iota = S::u_mul(S::u_iota(), S::u_splat(u32::MAX));
+    let mut j = 0;
+    while j + S::LANES <= n {
+        let a = S::mul(S::load(pu.add(j)), vs);
+        let dx = S::f_to_i(a);
+        let dy = S::f_to_i(S::mul(S::sub(a, S::u_to_f(dx)), vs));
+        let start = S::u_add(S::u_splat(base.wrapping_sub(j as u32)), neg_iota);
+        let idx = S::u_add(S::u_add(start, S::u_mul(dy, vw)), dx);
+        S::u_store(po.add(j), idx);
+        j += S::LANES;
+    }
+    scalar::jitter_sources(
+        &u[j..n],
+        span,
+        base.wrapping_sub(j as u32),
+        w,
+        &mut out[j..n],
+    );
+}
+
+/// The vector twin of `scalar::pack_rgb8`.
+#[inline(always)]
+pub(super) unsafe fn pack_rgb8<S: Simd>(r: &[f32], g: &[f32], b: &[f32], out: &mut [u32]) {
+    let n = out.len().min(r.len()).min(g.len()).min(b.len());
+    let (pr, pg, pb, po) = (r.as_ptr(), g.as_ptr(), b.as_ptr(), out.as_mut_ptr());
+    let q = |v: S::F| S::f_to_i(S::mul(clamp::<S>(v), S::splat(255.0)));
+    let mut i = 0;
+    while i + S::LANES <= n {
+        // The channels occupy disjoint bits, so adding the shifted bytes packs them.
+        let v = S::u_add(
+            q(S::load(pr.add(i))),
+            S::u_add(
+                S::u_mul(q(S::load(pg.add(i))), S::u_splat(1 << 8)),
+                S::u_mul(q(S::load(pb.add(i))), S::u_splat(1 << 16)),
+            ),
+        );
+        S::u_store(po.add(i), v);
+        i += S::LANES;
+    }
+    scalar::pack_rgb8(&r[i..n], &g[i..n], &b[i..n], &mut out[i..n]);
+}
+
+/// The vector twin of `scalar::unpack_channel`.
+#[inline(always)]
+pub(super) unsafe fn unpack_channel<S: Simd>(px: &[u32], shift: u32, out: &mut [f32]) {
+    let n = out.len().min(px.len());
+    let (pp, po) = (px.as_ptr(), out.as_mut_ptr());
+    let (mask, d) = (S::u_splat(0xff), S::splat(255.0));
+    let mut i = 0;
+    while i + S::LANES <= n {
+        let byte = S::u_and(S::u_shr(S::u_load(pp.add(i)), shift as i32), mask);
+        S::store(po.add(i), S::div(S::u_to_f(byte), d));
+        i += S::LANES;
+    }
+    scalar::unpack_channel(&px[i..n], shift, &mut out[i..n]);
+}
+
+/// The vector twin of `scalar::impulses`.
+#[inline(always)]
+pub(super) unsafe fn impulses<S: Simd>(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+    let (vlo, vhi) = (S::splat(lo), S::splat(hi));
+    let (zero, one) = (S::splat(0.0), S::splat(1.0));
+    map2::<S>(
+        x,
+        u,
+        |v, r| S::select(S::gt(vlo, r), zero, S::select(S::gt(vhi, r), one, v)),
+        |a, b| scalar::impulses(a, b, lo, hi),
+    );
 }

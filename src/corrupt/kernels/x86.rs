@@ -168,6 +168,11 @@ impl Simd for Avx2 {
     }
     #[inline]
     #[target_feature(enable = "avx2")]
+    unsafe fn u_store(p: *mut u32, v: __m256i) {
+        _mm256_storeu_si256(p as *mut __m256i, v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2")]
     unsafe fn window(base: *const f32, idx: __m256i) -> __m256 {
         // Each half permuted by the low 3 index bits, then picked by index >= 8.
         let lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(base), idx);
@@ -338,6 +343,11 @@ impl Simd for Avx512 {
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
+    unsafe fn u_store(p: *mut u32, v: __m512i) {
+        _mm512_storeu_si512(p as *mut __m512i, v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
     unsafe fn window(base: *const f32, idx: __m512i) -> __m512 {
         _mm512_permutex2var_ps(_mm512_loadu_ps(base), idx, _mm512_loadu_ps(base.add(16)))
     }
@@ -424,6 +434,22 @@ macro_rules! entry_points {
             #[target_feature(enable = $feat)]
             pub unsafe fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
                 simd::convolve_padded_row_sym::<$ty>(padded, kh, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn jitter_sources(u: &[f32], span: f32, base: u32, w: u32, out: &mut [u32]) {
+                simd::jitter_sources::<$ty>(u, span, base, w, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn pack_rgb8(r: &[f32], g: &[f32], b: &[f32], out: &mut [u32]) {
+                simd::pack_rgb8::<$ty>(r, g, b, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn unpack_channel(px: &[u32], shift: u32, out: &mut [f32]) {
+                simd::unpack_channel::<$ty>(px, shift, out)
+            }
+            #[target_feature(enable = $feat)]
+            pub unsafe fn impulses(x: &mut [f32], u: &[f32], lo: f32, hi: f32) {
+                simd::impulses::<$ty>(x, u, lo, hi)
             }
             #[target_feature(enable = $feat)]
             pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
