@@ -10,11 +10,10 @@ similarity of every image and text embedding and the minimum, and exit 1 if any 
 --min-cosine (default 0.9999). Without --image/--text it uses the valid images in
 tests/fixtures/images and the texts in tests/fixtures/texts.json.
 
-Bench mode (--bench): single-thread latency at batch 1 of the image and text encoders
-with onnxruntime (intra_op_num_threads=1, inter_op_num_threads=1, ORT_SEQUENTIAL,
-ORT_ENABLE_ALL), warm-up then --runs timed runs, median and mean. With --edgeclip it also
-runs `EDGECLIP bench --model DIR --threads 1 --runs N --json` (expected JSON:
-{"model", "threads", "image_encoder": {"median_ms", "mean_ms", "runs"}, "text_encoder": {...}})
+Bench mode (--bench): latency at batch 1 of the image and text encoders with onnxruntime
+(intra_op_num_threads=T, inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL) for each T
+in --threads (default 1), warm-up then --runs timed runs, median and mean. With --edgeclip it
+also runs `EDGECLIP bench --model DIR --threads T --runs N --json` (schema edgeclip-bench/1)
 alternating with onnxruntime for --rounds rounds, and prints the ratio edgeclip/onnxruntime.
 
 EDGECLIP is split like a shell command line, so the reference itself can stand in for the
@@ -146,12 +145,12 @@ def cmd_compare(args) -> int:
 # --------------------------------------------------------------------------
 
 
-def ort_sessions(model_dir: Path):
+def ort_sessions(model_dir: Path, threads: int):
     import onnxruntime as ort
 
     m = ec.load_manifest(model_dir)
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -186,45 +185,57 @@ def time_runs(sess, out_name, feed, warmup, runs) -> list[float]:
     return times
 
 
+def edgeclip_bench(cmd, model: Path, threads: int, args) -> dict:
+    """One `edgeclip bench --json` run: {"image_encoder": latency, "text_encoder": latency}."""
+    out = run_json(cmd + ["bench", "--model", str(model), "--threads", str(threads), "--runs", str(args.runs),
+                          "--warmup", str(args.warmup), "--json"], args.timeout, f"edgeclip bench on {model}")
+    try:
+        r = out["results"][0]
+        return {"image_encoder": r["image"]["latency"], "text_encoder": r["text"]["latency"]}
+    except (KeyError, IndexError, TypeError):
+        raise UserError(f"edgeclip bench JSON is not an edgeclip-bench/1 report: {json.dumps(out)[:300]}")
+
+
 def cmd_bench(args) -> int:
     cmd = edgeclip_cmd(args.edgeclip) if args.edgeclip else None
     results = []
     edgeclip_error = None
     for model in args.model:
         model = Path(model)
-        m, si, st = ort_sessions(model)
-        img_feed, txt_feed = bench_inputs(model, m)
-        ort_t = {"image_encoder": [], "text_encoder": []}
-        ec_t = {"image_encoder": [], "text_encoder": []}
-        for r in range(args.rounds):
-            ort_t["image_encoder"] += time_runs(si, m["image"]["output"], img_feed, args.warmup if r == 0 else 1, args.runs)
-            ort_t["text_encoder"] += time_runs(st, m["text"]["output"], txt_feed, args.warmup if r == 0 else 1, args.runs)
-            if cmd and edgeclip_error is None:
-                try:
-                    out = run_json(cmd + ["bench", "--model", str(model), "--threads", "1", "--runs", str(args.runs),
-                                          "--json"], args.timeout, f"edgeclip bench on {model}")
-                    for k in ec_t:
-                        if k not in out or "median_ms" not in out[k]:
-                            raise UserError(f"edgeclip bench JSON has no {k}.median_ms: {json.dumps(out)[:300]}")
-                        ec_t[k].append(out[k])
-                except UserError as e:
-                    edgeclip_error = str(e)
-            print(f"[bench] {model.name}: round {r + 1}/{args.rounds} done", file=sys.stderr)
-        row = {"model": str(model), "ort": {}, "edgeclip": {}}
-        for k in ort_t:
-            row["ort"][k] = {"median_ms": statistics.median(ort_t[k]), "mean_ms": statistics.fmean(ort_t[k]),
-                             "runs": len(ort_t[k])}
-            if ec_t[k]:
-                meds = [x["median_ms"] for x in ec_t[k]]
-                means = [x.get("mean_ms", x["median_ms"]) for x in ec_t[k]]
-                row["edgeclip"][k] = {"median_ms": statistics.median(meds), "mean_ms": statistics.fmean(means),
-                                      "runs": sum(int(x.get("runs", args.runs)) for x in ec_t[k])}
-        results.append(row)
+        for threads in args.threads:
+            m, si, st = ort_sessions(model, threads)
+            img_feed, txt_feed = bench_inputs(model, m)
+            ort_t = {"image_encoder": [], "text_encoder": []}
+            ec_t = {"image_encoder": [], "text_encoder": []}
+            for r in range(args.rounds):
+                warm = args.warmup if r == 0 else 1
+                ort_t["image_encoder"] += time_runs(si, m["image"]["output"], img_feed, warm, args.runs)
+                ort_t["text_encoder"] += time_runs(st, m["text"]["output"], txt_feed, warm, args.runs)
+                if cmd and edgeclip_error is None:
+                    try:
+                        out = edgeclip_bench(cmd, model, threads, args)
+                        for k in ec_t:
+                            ec_t[k].append(out[k])
+                    except UserError as e:
+                        edgeclip_error = str(e)
+                print(f"[bench] {model.name} threads {threads}: round {r + 1}/{args.rounds} done", file=sys.stderr)
+            row = {"model": str(model), "threads": threads, "ort": {}, "edgeclip": {}}
+            for k in ort_t:
+                row["ort"][k] = {"median_ms": statistics.median(ort_t[k]), "mean_ms": statistics.fmean(ort_t[k]),
+                                 "runs": len(ort_t[k])}
+                if ec_t[k]:
+                    meds = [x["median_ms"] for x in ec_t[k]]
+                    means = [x.get("mean_ms", x["median_ms"]) for x in ec_t[k]]
+                    row["edgeclip"][k] = {"median_ms": statistics.median(meds), "mean_ms": statistics.fmean(means),
+                                          "runs": sum(int(x.get("runs", args.runs)) for x in ec_t[k])}
+            results.append(row)
+            del si, st
 
     if args.json:
-        print(json.dumps({"threads": 1, "results": results, "edgeclip_error": edgeclip_error}, indent=2))
+        print(json.dumps({"results": results, "edgeclip_error": edgeclip_error}, indent=2))
     else:
-        hdr = f"{'model':32s} {'encoder':6s} {'ort med':>9s} {'ort mean':>9s} {'edge med':>9s} {'edge mean':>9s} {'ratio':>6s}"
+        hdr = (f"{'model':32s} {'thr':>3s} {'encoder':6s} {'ort med':>9s} {'ort mean':>9s} {'edge med':>9s} "
+               f"{'edge mean':>9s} {'ratio':>6s}")
         print(hdr)
         print("-" * len(hdr))
         for row in results:
@@ -233,8 +244,9 @@ def cmd_bench(args) -> int:
                 e = row["edgeclip"].get(k)
                 es = f"{e['median_ms']:9.2f} {e['mean_ms']:9.2f} {e['median_ms'] / o['median_ms']:6.2f}" if e else \
                     f"{'-':>9s} {'-':>9s} {'-':>6s}"
-                print(f"{Path(row['model']).name[:32]:32s} {label:6s} {o['median_ms']:9.2f} {o['mean_ms']:9.2f} {es}")
-        print("times in ms, batch 1, one thread; ratio = edgeclip median / onnxruntime median")
+                print(f"{Path(row['model']).name[:32]:32s} {row['threads']:3d} {label:6s} {o['median_ms']:9.2f} "
+                      f"{o['mean_ms']:9.2f} {es}")
+        print("times in ms, batch 1; ratio = edgeclip median / onnxruntime median")
     if edgeclip_error:
         print(f"error: edgeclip bench unusable, onnxruntime numbers only: {edgeclip_error}", file=sys.stderr)
         return 3
@@ -259,6 +271,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3, help="bench: warm-up runs (default 3)")
     ap.add_argument("--rounds", type=int, default=3, help="bench: alternating onnxruntime/edgeclip rounds (default 3)")
     ap.add_argument("--json", action="store_true", help="bench: print results as JSON")
+    ap.add_argument("--threads", type=lambda v: [int(x) for x in v.split(",")], default=[1], metavar="T[,T...]",
+                    help="bench: thread counts for both runtimes (default 1)")
     args = ap.parse_args(argv)
     for mdir in args.model:
         ec.load_manifest(Path(mdir))

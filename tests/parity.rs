@@ -200,8 +200,13 @@ fn text_embeddings_match_onnxruntime() {
 #[test]
 fn batched_encoders_agree_with_batch_one() {
     let dir = ModelDir::open(model("clip-tiny")).unwrap();
-    let one = dir.text_encoder(EncoderOptions { batch: 1 }).unwrap();
-    let four = dir.text_encoder(EncoderOptions { batch: 4 }).unwrap();
+    let one = dir.text_encoder(EncoderOptions::default()).unwrap();
+    let four = dir
+        .text_encoder(EncoderOptions {
+            batch: 4,
+            ..EncoderOptions::default()
+        })
+        .unwrap();
     let texts = ["a", "b c", "a photo of a dog.", "x", "yz", "the last one"];
     for (a, b) in one
         .embed_texts(&texts)
@@ -210,6 +215,51 @@ fn batched_encoders_agree_with_batch_one() {
         .zip(four.embed_texts(&texts).unwrap())
     {
         assert!(cosine(a, &b) > 0.99999);
+    }
+}
+
+#[test]
+fn threaded_encoders_agree_with_one_thread() {
+    let img = image::open(image("landscape.jpg")).unwrap().to_rgb8();
+    let texts = ["a photo of a dog.", "a red stop sign in the rain"];
+    for name in MODELS {
+        let dir = ModelDir::open(model(name)).unwrap();
+        let threaded = EncoderOptions {
+            threads: 3,
+            ..EncoderOptions::default()
+        };
+        let (text1, text3) = (
+            dir.text_encoder(EncoderOptions::default()).unwrap(),
+            dir.text_encoder(threaded).unwrap(),
+        );
+        let (image1, image3) = (
+            dir.image_encoder(EncoderOptions::default()).unwrap(),
+            dir.image_encoder(threaded).unwrap(),
+        );
+        // Thread every product and elementwise op, however small, so the tiny fixtures
+        // take the pool's paths (loading a threaded encoder sets edgeclip's own gates).
+        tract_linalg::multithread::set_threading_panel_threshold(0);
+        tract_linalg::multithread::set_threading_element_threshold(0);
+        let pairs = [
+            (
+                text1.embed_texts(&texts).unwrap(),
+                text3.embed_texts(&texts).unwrap(),
+            ),
+            (
+                vec![image1.embed_image(&img).unwrap()],
+                vec![image3.embed_image(&img).unwrap()],
+            ),
+        ];
+        for (a, b) in pairs {
+            for (x, y) in a.iter().zip(&b) {
+                let worst = x
+                    .iter()
+                    .zip(y)
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0f32, f32::max);
+                assert!(worst <= 1e-6, "{name}: threaded output differs by {worst}");
+            }
+        }
     }
 }
 

@@ -1,12 +1,17 @@
-//! Latency measurement: warm-up, repeated timed runs, and percentile summaries.
+//! Benchmarking: latency percentiles, the per-model benchmark behind `edgeclip bench`, its
+//! JSON report and the comparison of two reports.
 
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub mod machine;
+pub mod model;
+pub mod report;
 
 /// Summary of repeated timings, in milliseconds.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Latency {
     /// Number of timed runs.
     pub runs: usize,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use edgeclip::model::{EncoderOptions, ModelDir};
+use edgeclip::model::ModelDir;
 use edgeclip::zeroshot::{build_cache, templates};
 
 /// Arguments of `edgeclip cache`.
@@ -25,13 +25,16 @@ pub struct Args {
     /// Output file (written atomically).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Threads for the encoder's matrix products (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let labels = templates::parse_labels(&args.labels)?;
     let tpl = templates::resolve(&args.templates)?;
     let dir = ModelDir::open(super::resolve_model(args.model)?)?;
-    let text = dir.text_encoder(EncoderOptions::default())?;
+    let text = dir.text_encoder(super::encoder_options(args.threads)?)?;
     let cache = build_cache(&dir, &text, labels, tpl)?;
     cache.save(&args.output)?;
     println!(

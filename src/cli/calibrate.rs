@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let (dir, _, images, source) = args.input.resolve()?;
     let cache = source.resolve(&dir)?;
-    let encoder = dir.image_encoder(EncoderOptions { batch: 1 })?;
+    let encoder = dir.image_encoder(EncoderOptions::default())?;
     let items = prompt_items(&images, &cache)?;
     let stop = interrupt_flag();
     let bar = progress_bar(items.len() as u64, "calibrate");

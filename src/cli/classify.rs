@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use edgeclip::imageio::load_rgb;
-use edgeclip::model::{EncoderOptions, ModelDir};
+use edgeclip::model::ModelDir;
 use edgeclip::zeroshot::{templates, PromptSource};
 use serde_json::json;
 
@@ -41,6 +41,9 @@ pub struct Args {
     /// Images to classify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
+    /// Threads for the encoder's matrix products (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -57,7 +60,7 @@ pub fn run(args: Args) -> Result<()> {
         (None, None) => bail!("give --labels or --cache"),
     };
     let cache = source.resolve(&dir)?;
-    let encoder = dir.image_encoder(EncoderOptions::default())?;
+    let encoder = dir.image_encoder(super::encoder_options(args.threads)?)?;
     let k = args.top.min(cache.labels.len());
     let mut results = Vec::with_capacity(args.images.len());
     for path in &args.images {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use edgeclip::imageio::load_rgb;
-use edgeclip::model::{EncoderOptions, ModelDir};
+use edgeclip::model::ModelDir;
 use serde_json::json;
 
 /// Arguments of `edgeclip embed`.
@@ -25,6 +25,9 @@ pub struct Args {
     /// Print JSON (full vectors) instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// Threads for the encoder's matrix products (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -35,7 +38,7 @@ pub fn run(args: Args) -> Result<()> {
     let dir = ModelDir::open(&model_path)?;
     let mut image_embs = Vec::new();
     if !args.images.is_empty() {
-        let encoder = dir.image_encoder(EncoderOptions::default())?;
+        let encoder = dir.image_encoder(super::encoder_options(args.threads)?)?;
         for path in &args.images {
             let img = load_rgb(path)?;
             image_embs.push(encoder.embed_image(&img)?);
@@ -44,7 +47,7 @@ pub fn run(args: Args) -> Result<()> {
     let text_embs = if args.texts.is_empty() {
         Vec::new()
     } else {
-        dir.text_encoder(EncoderOptions::default())?
+        dir.text_encoder(super::encoder_options(args.threads)?)?
             .embed_texts(&args.texts)?
     };
     if args.json {

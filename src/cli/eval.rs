@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use edgeclip::dataset::LabelledFolder;
-use edgeclip::model::{EncoderOptions, ModelDir};
+use edgeclip::model::ModelDir;
 use edgeclip::zeroshot::eval::evaluate;
 use edgeclip::zeroshot::{templates, PromptSource};
 use serde_json::json;
@@ -42,6 +42,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Threads for the encoder's matrix products (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -62,7 +65,7 @@ pub fn run(args: Args) -> Result<()> {
         },
     };
     let cache = source.resolve(&dir)?;
-    let encoder = dir.image_encoder(EncoderOptions::default())?;
+    let encoder = dir.image_encoder(super::encoder_options(args.threads)?)?;
     let report = evaluate(&encoder, &cache, &data)?;
     if args.json {
         let mut v = json!({

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use edgeclip::fsutil::write_atomic;
 use edgeclip::imageio::load_rgb;
-use edgeclip::model::{EncoderOptions, ModelDir};
+use edgeclip::model::ModelDir;
 use edgeclip::monitor::calibrate::Calibration;
 use edgeclip::monitor::stream::{Source, Stream};
 use edgeclip::monitor::{prometheus, Monitor};
@@ -94,6 +94,9 @@ pub struct Args {
     /// A watched file is read once unchanged this long, milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub settle_ms: u64,
+    /// Threads for the encoder's matrix products (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 fn serve(addr: &str, text: Arc<Mutex<String>>) -> Result<()> {
@@ -144,7 +147,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     .resolve(&dir)?;
     calibration.check(&dir.image_fingerprint()?, &cache.content_fingerprint()?)?;
-    let encoder = dir.image_encoder(EncoderOptions::default())?;
+    let encoder = dir.image_encoder(super::encoder_options(args.threads)?)?;
     let model_name = dir.manifest().name.clone();
     let mut monitor = Monitor::new(
         calibration,

@@ -175,7 +175,10 @@ pub fn run(args: Args) -> Result<i32> {
         bail!("--batch must be at least 1");
     }
     let cache = source.resolve(&dir)?;
-    let encoder = dir.image_encoder(EncoderOptions { batch: args.batch })?;
+    let encoder = dir.image_encoder(EncoderOptions {
+        batch: args.batch,
+        threads: 1,
+    })?;
     let opts = Options {
         seed: args.seed,
         threads: args.threads.unwrap_or(Options::default().threads),

@@ -33,11 +33,17 @@ pub struct ModelDir {
 pub struct EncoderOptions {
     /// Batch size the plan is compiled for (when the graph's batch is dynamic).
     pub batch: usize,
+    /// Threads for tract's matrix products; 1 runs on the calling thread. Callers that
+    /// already spread images over threads keep this at 1.
+    pub threads: usize,
 }
 
 impl Default for EncoderOptions {
     fn default() -> Self {
-        EncoderOptions { batch: 1 }
+        EncoderOptions {
+            batch: 1,
+            threads: 1,
+        }
     }
 }
 
@@ -180,6 +186,7 @@ impl ImageEncoder {
             m.image.output.as_deref(),
             GraphShape {
                 batch: opts.batch,
+                threads: opts.threads,
                 image: Some([3, h, w]),
                 seq: Some(m.text.context_length as usize),
             },
@@ -269,6 +276,7 @@ impl TextEncoder {
             m.text.output.as_deref(),
             GraphShape {
                 batch: opts.batch,
+                threads: opts.threads,
                 image: Some([3, h, w]),
                 seq: Some(tokenizer.context_length()),
             },
@@ -281,6 +289,11 @@ impl TextEncoder {
     /// The tokenizer this encoder feeds itself with.
     pub fn tokenizer(&self) -> &TextTokenizer {
         &self.tokenizer
+    }
+
+    /// Batch size the plan runs at.
+    pub fn batch(&self) -> usize {
+        self.graph.batch()
     }
 
     /// Loading figures (time, parameters, FLOPs per text).
