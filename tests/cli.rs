@@ -358,8 +358,8 @@ fn bench_rejects_zero_runs() {
 
 #[test]
 fn a_closed_stdout_is_not_a_panic() {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgeclip"))
+    use std::process::Stdio;
+    let mut child = edgeclip_command()
         .args([
             "embed",
             "--model",

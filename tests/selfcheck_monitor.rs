@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 
@@ -187,9 +186,8 @@ fn selfcheck_skips_unreadable_images_and_rejects_empty_folders() {
 fn interrupted_selfcheck_reports_what_it_finished() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
-    let child = Command::new(env!("CARGO_BIN_EXE_edgeclip"))
+    let child = edgeclip_command()
         .args(["selfcheck", "--json", "--out", out_dir.to_str().unwrap()])
-        .env_remove("EDGECLIP_MODEL")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -338,7 +336,7 @@ fn monitor_watches_a_folder_and_serves_metrics_until_interrupted() {
         )
         .unwrap();
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgeclip"))
+    let mut child = edgeclip_command()
         .args([
             "monitor",
             "--calibration",
@@ -354,7 +352,6 @@ fn monitor_watches_a_folder_and_serves_metrics_until_interrupted() {
             "--listen",
             "127.0.0.1:0",
         ])
-        .env_remove("EDGECLIP_MODEL")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -97,11 +97,31 @@ pub fn ints(v: &serde_json::Value) -> Vec<i64> {
         .collect()
 }
 
+/// A command for the real `edgeclip` binary, with no `EDGECLIP_MODEL` from the caller's
+/// environment. When `EDGECLIP_TEST_RUNNER` is set (a program and its arguments, split at
+/// white space) the binary runs through it: a test binary cross-built for ARM and run
+/// under qemu-user can only start another ARM binary through qemu unless binfmt_misc
+/// knows the format, which containers and CI machines often lack (`.ci/cross test`).
+pub fn edgeclip_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_edgeclip");
+    let runner = std::env::var("EDGECLIP_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    };
+    cmd.env_remove("EDGECLIP_MODEL");
+    cmd
+}
+
 /// Runs the real `edgeclip` binary.
 pub fn edgeclip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeclip"))
+    edgeclip_command()
         .args(args)
-        .env_remove("EDGECLIP_MODEL")
         .output()
         .expect("run edgeclip")
 }

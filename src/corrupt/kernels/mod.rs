@@ -975,6 +975,17 @@ mod tests {
         assert_eq!(Border::Mirror.index(-3, 1), Some(0));
     }
 
+    /// NEON is part of the aarch64 baseline, so an aarch64 build (native or under
+    /// qemu-user) must pick it, or the agreement tests above compare scalar with itself.
+    #[test]
+    fn the_best_isa_is_detected() {
+        #[cfg(target_arch = "aarch64")]
+        assert_eq!(detected(), Isa::Neon);
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+        assert_eq!(detected(), Isa::Scalar);
+        assert_eq!(Some(&detected()), available().last());
+    }
+
     #[test]
     fn forcing_an_unavailable_isa_is_an_error() {
         #[cfg(not(target_arch = "aarch64"))]
