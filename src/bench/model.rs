@@ -10,12 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{measure, Latency};
 use crate::model::graph::LoadStats;
-use crate::model::{EncoderOptions, ModelDir};
+use crate::model::{check_threads, EncoderOptions, ModelDir};
 use crate::sysmem;
 use crate::zeroshot::head::Head;
-
-/// Most threads a benchmark accepts: more than 64 per core is a typo, not a setting.
-pub const MAX_THREADS: usize = 1024;
 
 /// How to benchmark a model.
 #[derive(Debug, Clone)]
@@ -40,12 +37,7 @@ impl Settings {
         if self.runs == 0 {
             bail!("--runs must be at least 1");
         }
-        if self.threads == 0 || self.threads > MAX_THREADS {
-            bail!(
-                "--threads must be between 1 and {MAX_THREADS}, got {}",
-                self.threads
-            );
-        }
+        check_threads(self.threads)?;
         if self.batch == 0 || self.batch > 4096 {
             bail!("--batch must be between 1 and 4096, got {}", self.batch);
         }
@@ -264,6 +256,7 @@ fn unit_rows(rows: usize, dim: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::MAX_THREADS;
 
     fn settings() -> Settings {
         Settings {

@@ -36,9 +36,10 @@ pub fn run(args: Args) -> Result<()> {
     }
     let model_path = super::resolve_model(args.model)?;
     let dir = ModelDir::open(&model_path)?;
+    let opts = super::encoder_options(args.threads)?;
     let mut image_embs = Vec::new();
     if !args.images.is_empty() {
-        let encoder = dir.image_encoder(super::encoder_options(args.threads)?)?;
+        let encoder = dir.image_encoder(opts)?;
         for path in &args.images {
             let img = load_rgb(path)?;
             image_embs.push(encoder.embed_image(&img)?);
@@ -47,8 +48,7 @@ pub fn run(args: Args) -> Result<()> {
     let text_embs = if args.texts.is_empty() {
         Vec::new()
     } else {
-        dir.text_encoder(super::encoder_options(args.threads)?)?
-            .embed_texts(&args.texts)?
+        dir.text_encoder(opts)?.embed_texts(&args.texts)?
     };
     if args.json {
         let images: Vec<_> = args

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use edgeclip::model::EncoderOptions;
+use edgeclip::model::{check_threads, EncoderOptions};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -98,10 +98,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// Runs `f` on a pool of `threads` workers (default: all cores).
 pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R> {
-    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if n == 0 || n > MAX_THREADS {
-        bail!("--threads must be between 1 and {MAX_THREADS}, got {n}");
-    }
+    let n = resolve_threads(threads)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build()
@@ -109,18 +106,20 @@ pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Sen
     Ok(pool.install(f))
 }
 
-/// Most threads a command accepts: far beyond any device, so a larger number is a typo.
-pub const MAX_THREADS: usize = edgeclip::bench::model::MAX_THREADS;
+/// `--threads`, defaulting to all cores, checked against the bound every command shares.
+fn resolve_threads(threads: Option<usize>) -> Result<usize> {
+    check_threads(
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    )
+}
 
 /// Encoder options for a single stream of inputs: `--threads` (default: all cores) go to
 /// tract's matrix products.
 pub fn encoder_options(threads: Option<usize>) -> Result<EncoderOptions> {
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 || threads > MAX_THREADS {
-        bail!("--threads must be between 1 and {MAX_THREADS}, got {threads}");
-    }
-    Ok(EncoderOptions { batch: 1, threads })
+    Ok(EncoderOptions {
+        batch: 1,
+        threads: resolve_threads(threads)?,
+    })
 }
 
 /// Where the built-in default model lives in a source checkout.

@@ -38,6 +38,18 @@ pub struct EncoderOptions {
     pub threads: usize,
 }
 
+/// Most threads an encoder or worker pool accepts: more than 64 per core of any device is a
+/// typo, not a setting.
+pub const MAX_THREADS: usize = 1024;
+
+/// Checks a `--threads` value against 1..=[`MAX_THREADS`].
+pub fn check_threads(threads: usize) -> Result<usize> {
+    if threads == 0 || threads > MAX_THREADS {
+        bail!("--threads must be between 1 and {MAX_THREADS}, got {threads}");
+    }
+    Ok(threads)
+}
+
 impl Default for EncoderOptions {
     fn default() -> Self {
         EncoderOptions {

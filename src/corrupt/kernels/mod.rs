@@ -908,11 +908,11 @@ mod tests {
             });
             let mut px = vec![0u32; n];
             pack_rgb8(&r, &g, &b, &mut px);
+            let mut c = vec![0.0; n];
+            unpack_channel(&px, 8, &mut c);
             for i in 0..n {
                 let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0) as u32;
                 assert_eq!(px[i], q(r[i]) | q(g[i]) << 8 | q(b[i]) << 16);
-                let mut c = vec![0.0; n];
-                unpack_channel(&px, 8, &mut c);
                 assert_eq!(c[i], q(g[i]) as f32 / 255.0);
             }
             let mut idx = vec![0u32; n];
