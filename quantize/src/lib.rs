@@ -1,4 +1,15 @@
-//! Quantization of edgeclip encoders (int8 for VNNI / dot-product kernels, f16 for ARMv8.2).
+//! edgeclip-quantize: turns f32 ONNX encoders into int8 ones that tract runs on its
+//! integer kernels, and provides the tract operators those files need at load.
 //!
-//! This crate is a placeholder in the workspace until the quantization work lands; it
-//! intentionally exposes nothing yet.
+//! - [`kernels`]: the quantization arithmetic (per-column weights, per-row activations,
+//!   the f32 epilogue, SQNR).
+//! - [`onnx`], [`linear`], [`rewrite`]: reading ONNX files, finding their linear layers
+//!   and rewriting the chosen ones into `MatMulQ8` nodes.
+//! - [`ops`]: the tract operators and the `MatMulQ8` ONNX operator; a runtime loading
+//!   quantized files calls [`ops::register`] on its ONNX parser.
+
+pub mod kernels;
+pub mod linear;
+pub mod onnx;
+pub mod ops;
+pub mod rewrite;

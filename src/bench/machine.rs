@@ -53,6 +53,11 @@ fn cpu_name() -> Option<String> {
 }
 
 #[allow(clippy::vec_init_then_push)]
+// On a target with no runtime-detected features (armv7) nothing is pushed.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_mut)
+)]
 fn features() -> Vec<String> {
     let mut f: Vec<&str> = Vec::new();
     #[cfg(target_arch = "x86_64")]

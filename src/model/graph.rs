@@ -66,8 +66,10 @@ fn check_onnx_file(path: &Path) -> Result<()> {
 }
 
 fn parse(path: &Path, ignore_value_info: bool) -> Result<InferenceModel> {
-    tract_onnx::onnx()
-        .with_ignore_value_info(ignore_value_info)
+    let mut onnx = tract_onnx::onnx();
+    // Quantized encoders use edgeclip's own operators; f32 files never mention them.
+    edgeclip_quantize::ops::register(&mut onnx.op_register);
+    onnx.with_ignore_value_info(ignore_value_info)
         .with_ignore_output_shapes(true)
         .model_for_path(path)
         .map_err(|e| anyhow!("{e:#}"))

@@ -43,6 +43,11 @@ impl Isa {
 }
 
 /// Every instruction set this CPU can run, best last.
+// armv7 has only the scalar kernels, so nothing is pushed there.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_mut)
+)]
 pub fn available() -> Vec<Isa> {
     let mut v = vec![Isa::Scalar];
     #[cfg(target_arch = "x86_64")]
