@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod imageio;
 pub mod model;
 pub mod monitor;
+pub mod quantization;
 pub mod selfcheck;
 pub mod sysmem;
 pub mod zeroshot;

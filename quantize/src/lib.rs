@@ -5,6 +5,8 @@
 //!   the f32 epilogue, SQNR).
 //! - [`onnx`], [`linear`], [`rewrite`]: reading ONNX files, finding their linear layers
 //!   and rewriting the chosen ones into `MatMulQ8` nodes.
+//! - [`sensitivity`]: per-layer SQNR on calibration activations, the evidence for which
+//!   layers stay in f32.
 //! - [`ops`]: the tract operators and the `MatMulQ8` ONNX operator; a runtime loading
 //!   quantized files calls [`ops::register`] on its ONNX parser.
 
@@ -13,3 +15,4 @@ pub mod linear;
 pub mod onnx;
 pub mod ops;
 pub mod rewrite;
+pub mod sensitivity;

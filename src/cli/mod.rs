@@ -11,6 +11,7 @@ pub mod eval;
 pub mod info;
 pub mod monitor;
 pub mod monitor_eval;
+pub mod quantize;
 pub mod selfcheck;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ Examples:
   edgeclip classify --model DIR --cache prompts.ecp --top 3 --json *.jpg
   edgeclip embed --model DIR --image a.jpg --text \"a photo of a cat\" --json
   edgeclip bench --model DIR --runs 30
+  edgeclip quantize --model DIR --data photos/ -o DIR-int8
   edgeclip eval --model DIR --data labelled_folder/
   edgeclip corrupt photo.jpg --profile driving --grid sheet.png
   edgeclip selfcheck                             # built-in model, samples, driving
@@ -66,6 +68,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Measure single-item latency of the image and text encoders.
     Bench(bench::Args),
+    /// Write an int8 copy of a model, with the accuracy cost measured.
+    Quantize(quantize::Args),
     /// Simulate deployment conditions: list, apply, preview and time image corruptions.
     Corrupt(corrupt::Args),
     /// Robustness self-check: clean vs every corruption x severity of a domain profile.
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Cache(a) => done(cache::run(a)),
         Command::Eval(a) => done(eval::run(a)),
         Command::Bench(a) => done(bench::run(a)),
+        Command::Quantize(a) => done(quantize::run(a)),
         Command::Corrupt(a) => done(corrupt::run(a)),
         Command::Selfcheck(a) => selfcheck::run(a),
         Command::Calibrate(a) => done(calibrate::run(a)),

@@ -38,6 +38,9 @@ pub struct Graph {
     stats: LoadStats,
     /// Where tract runs its matrix products: the calling thread, or a private pool.
     executor: Executor,
+    /// Intermediate values recorded on every run when the graph was loaded with taps
+    /// (quantization calibration): one entry per run, one tensor per tap.
+    recorded: Option<std::sync::Mutex<Vec<Vec<Tensor>>>>,
 }
 
 /// What the caller wants from a graph: dimensions the runtime fixes.
@@ -88,6 +91,18 @@ impl Graph {
         output: Option<&str>,
         shape: GraphShape,
     ) -> Result<Graph> {
+        Self::load_tapped(path, specs, output, &[], shape)
+    }
+
+    /// Like [`Graph::load`], and also records the values named `taps` (ONNX value names)
+    /// on every run, for [`Graph::take_recorded`].
+    pub fn load_tapped(
+        path: &Path,
+        specs: &[InputSpec],
+        output: Option<&str>,
+        taps: &[String],
+        shape: GraphShape,
+    ) -> Result<Graph> {
         check_onnx_file(path)?;
         let path = path
             .canonicalize()
@@ -101,7 +116,7 @@ impl Graph {
                 .map_err(|_| anyhow!("{} is not a loadable ONNX model: {first}", path.display()))?,
         };
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
-        Self::from_inference(model, specs, output, shape, load_ms)
+        Self::from_inference(model, specs, output, taps, shape, load_ms)
             .with_context(|| format!("cannot prepare {}", path.display()))
     }
 
@@ -109,6 +124,7 @@ impl Graph {
         mut model: InferenceModel,
         specs: &[InputSpec],
         output: Option<&str>,
+        taps: &[String],
         shape: GraphShape,
         load_ms: f64,
     ) -> Result<Graph> {
@@ -124,7 +140,7 @@ impl Graph {
                 specs.len()
             );
         }
-        select_output(&mut model, output)?;
+        select_output(&mut model, output, taps)?;
 
         // A fixed batch in the graph wins; a dynamic one is set to what the caller asked.
         let batch = (0..n_inputs)
@@ -208,7 +224,16 @@ impl Graph {
                 flops_per_item: 2 * fma / batch as u64,
             },
             executor,
+            recorded: (!taps.is_empty()).then(Default::default),
         })
+    }
+
+    /// The tapped values of every run since the last call, oldest first.
+    pub fn take_recorded(&self) -> Vec<Vec<Tensor>> {
+        match &self.recorded {
+            Some(r) => std::mem::take(&mut *r.lock().unwrap_or_else(|e| e.into_inner())),
+            None => Vec::new(),
+        }
     }
 
     /// Batch size the plan runs at.
@@ -260,6 +285,10 @@ impl Graph {
             _ => run(),
         }
         .map_err(|e| anyhow!("inference failed: {e:#}"))?;
+        if let Some(r) = &self.recorded {
+            let taps = outputs[1..].iter().map(|t| (**t).clone()).collect();
+            r.lock().unwrap_or_else(|e| e.into_inner()).push(taps);
+        }
         let out = outputs[0].cast_to::<f32>()?;
         Ok(out.to_plain_array_view::<f32>()?.iter().copied().collect())
     }
@@ -283,7 +312,7 @@ pub enum Feed<'a> {
     I64(&'a [i64]),
 }
 
-fn select_output(model: &mut InferenceModel, output: Option<&str>) -> Result<()> {
+fn select_output(model: &mut InferenceModel, output: Option<&str>, taps: &[String]) -> Result<()> {
     let outlets = model.output_outlets()?.to_vec();
     let chosen = match output {
         None => *outlets
@@ -307,7 +336,15 @@ fn select_output(model: &mut InferenceModel, output: Option<&str>) -> Result<()>
                 anyhow!("the graph has no output named {name:?} (outputs: {names:?})")
             })?,
     };
-    model.select_output_outlets(&[chosen])?;
+    let mut selected = vec![chosen];
+    for tap in taps {
+        selected.push(
+            model
+                .find_outlet_label(tap)
+                .ok_or_else(|| anyhow!("the graph has no value named {tap:?} to record"))?,
+        );
+    }
+    model.select_output_outlets(&selected)?;
     Ok(())
 }
 

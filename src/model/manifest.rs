@@ -270,6 +270,29 @@ pub struct Manifest {
     pub image: ImageSpec,
     /// Text tower.
     pub text: TextSpec,
+    /// How a quantized model was made (absent for f32 exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<QuantizationRecord>,
+}
+
+/// Provenance of a model written by `edgeclip quantize`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantizationRecord {
+    /// `int8` or `f16`.
+    pub mode: String,
+    /// The tool and version that wrote it.
+    pub tool: String,
+    /// Name of the f32 model it was made from.
+    pub source: String,
+    /// Images the per-layer decisions were calibrated on.
+    pub calibration_images: usize,
+    /// Profile whose corruptions augmented the calibration images.
+    pub corrupt_profile: Option<String>,
+    /// Linear layers in int8, both towers.
+    pub int8_layers: usize,
+    /// Linear layers kept in f32, both towers.
+    pub f32_layers: usize,
 }
 
 #[derive(Deserialize)]

@@ -67,6 +67,13 @@ impl ModelDir {
         Ok(ModelDir { root, manifest })
     }
 
+    /// A model directory from a manifest held in memory (validated like one read from
+    /// disk); relative paths in it resolve against `root`.
+    pub fn from_parts(root: PathBuf, manifest: Manifest) -> Result<ModelDir> {
+        manifest.validate()?;
+        Ok(ModelDir { root, manifest })
+    }
+
     /// Directory path.
     pub fn root(&self) -> &Path {
         &self.root
@@ -79,12 +86,31 @@ impl ModelDir {
 
     /// Loads and optimises the image encoder.
     pub fn image_encoder(&self, opts: EncoderOptions) -> Result<ImageEncoder> {
-        ImageEncoder::load(self, opts)
+        ImageEncoder::load(self, opts, &[])
+    }
+
+    /// Loads the image encoder so that it also records the ONNX values named `taps` on
+    /// every run (see [`ImageEncoder::take_recorded`]); quantization calibrates with it.
+    pub fn image_encoder_tapped(
+        &self,
+        opts: EncoderOptions,
+        taps: &[String],
+    ) -> Result<ImageEncoder> {
+        ImageEncoder::load(self, opts, taps)
     }
 
     /// Loads the tokenizer and optimises the text encoder.
     pub fn text_encoder(&self, opts: EncoderOptions) -> Result<TextEncoder> {
-        TextEncoder::load(self, opts)
+        TextEncoder::load(self, opts, &[])
+    }
+
+    /// The text encoder, recording the ONNX values named `taps` on every run.
+    pub fn text_encoder_tapped(
+        &self,
+        opts: EncoderOptions,
+        taps: &[String],
+    ) -> Result<TextEncoder> {
+        TextEncoder::load(self, opts, taps)
     }
 
     /// Loads only the tokenizer.
@@ -188,14 +214,15 @@ pub struct ImageEncoder {
 }
 
 impl ImageEncoder {
-    fn load(dir: &ModelDir, opts: EncoderOptions) -> Result<ImageEncoder> {
+    fn load(dir: &ModelDir, opts: EncoderOptions, taps: &[String]) -> Result<ImageEncoder> {
         let m = &dir.manifest;
         let pre = Preprocessor::new(&m.image.preprocess);
         let (h, w) = pre.input_size();
-        let graph = Graph::load(
+        let graph = Graph::load_tapped(
             &dir.root.join(&m.image.onnx),
             &m.image.inputs,
             m.image.output.as_deref(),
+            taps,
             GraphShape {
                 batch: opts.batch,
                 threads: opts.threads,
@@ -221,6 +248,11 @@ impl ImageEncoder {
     /// Batch size the plan runs at.
     pub fn batch(&self) -> usize {
         self.graph.batch()
+    }
+
+    /// Values of the taps recorded since the last call: per run, per tap.
+    pub fn take_recorded(&self) -> Vec<Vec<tract_onnx::prelude::Tensor>> {
+        self.graph.take_recorded()
     }
 
     /// L2-normalised embeddings of already preprocessed NCHW tensors, one per image.
@@ -278,14 +310,15 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    fn load(dir: &ModelDir, opts: EncoderOptions) -> Result<TextEncoder> {
+    fn load(dir: &ModelDir, opts: EncoderOptions, taps: &[String]) -> Result<TextEncoder> {
         let m = &dir.manifest;
         let tokenizer = TextTokenizer::load(&dir.root, &m.text)?;
         let (h, w) = Preprocessor::new(&m.image.preprocess).input_size();
-        let graph = Graph::load(
+        let graph = Graph::load_tapped(
             &dir.root.join(&m.text.onnx),
             &m.text.inputs,
             m.text.output.as_deref(),
+            taps,
             GraphShape {
                 batch: opts.batch,
                 threads: opts.threads,
@@ -311,6 +344,11 @@ impl TextEncoder {
     /// Loading figures (time, parameters, FLOPs per text).
     pub fn stats(&self) -> &LoadStats {
         self.graph.stats()
+    }
+
+    /// Values of the taps recorded since the last call: per run, per tap.
+    pub fn take_recorded(&self) -> Vec<Vec<tract_onnx::prelude::Tensor>> {
+        self.graph.take_recorded()
     }
 
     /// L2-normalised embeddings of tokenized texts.

@@ -1,0 +1,156 @@
+//! The rewritten graph as tract sees it: same results as f32 within int8 error, and the
+//! products on tract's integer kernels with pre-packed weights.
+
+use edgeclip_quantize::linear::find_linears;
+use edgeclip_quantize::onnx::{self, OnnxFile};
+use edgeclip_quantize::rewrite::to_int8;
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::type_proto::{self, Tensor as TypeTensor};
+use tract_onnx::pb::{
+    tensor_shape_proto, GraphProto, ModelProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
+};
+use tract_onnx::prelude::*;
+
+const M: usize = 10;
+const K: usize = 64;
+const N: usize = 48;
+
+fn value(name: &str, dims: &[usize]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|&d| tensor_shape_proto::Dimension {
+            value: Some(tensor_shape_proto::dimension::Value::DimValue(d as i64)),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(TypeTensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `relu(x W1 + b1) W2`: two linear layers around a non-linearity, like an MLP block.
+fn mlp() -> OnnxFile {
+    let w1: Vec<f32> = (0..K * N)
+        .map(|i| ((i * 7919) % 1009) as f32 / 1009.0 - 0.5)
+        .collect();
+    let b1: Vec<f32> = (0..N).map(|i| i as f32 * 0.01).collect();
+    let w2: Vec<f32> = (0..N * N)
+        .map(|i| ((i * 104_729) % 997) as f32 / 997.0 - 0.5)
+        .collect();
+    let graph = GraphProto {
+        node: vec![
+            onnx::node("fc1", "MatMul", "", &["x", "w1"], &["h0"]),
+            onnx::node("fc1_bias", "Add", "", &["h0", "b1"], &["h1"]),
+            onnx::node("act", "Relu", "", &["h1"], &["h"]),
+            onnx::node("fc2", "MatMul", "", &["h", "w2"], &["y"]),
+        ],
+        initializer: vec![
+            onnx::f32_tensor("w1", &[K, N], &w1),
+            onnx::f32_tensor("b1", &[N], &b1),
+            onnx::f32_tensor("w2", &[N, N], &w2),
+        ],
+        input: vec![value("x", &[1, M, K])],
+        output: vec![value("y", &[1, M, N])],
+        ..Default::default()
+    };
+    OnnxFile {
+        model: ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 17,
+            }],
+            graph: Some(graph),
+            ..Default::default()
+        },
+        dir: Default::default(),
+    }
+}
+
+fn plan(file: &OnnxFile) -> std::sync::Arc<TypedRunnableModel> {
+    let mut parser = tract_onnx::onnx();
+    edgeclip_quantize::ops::register(&mut parser.op_register);
+    let bytes = file.encode();
+    parser
+        .model_for_read(&mut bytes.as_slice())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap()
+}
+
+fn run(plan: &std::sync::Arc<TypedRunnableModel>, x: &[f32]) -> Vec<f32> {
+    let input = Tensor::from_shape(&[1, M, K], x).unwrap();
+    let out = plan.run(tvec!(input.into_tvalue())).unwrap();
+    out[0]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec()
+}
+
+#[test]
+fn int8_graph_matches_f32_and_runs_integer_kernels() {
+    let f = mlp();
+    let layers = find_linears(&f).unwrap();
+    let all: Vec<_> = layers.iter().collect();
+    let q = to_int8(&f, &all).unwrap();
+    let (p32, p8) = (plan(&f), plan(&q));
+    let x: Vec<f32> = (0..M * K).map(|i| (i as f32 * 0.37).sin()).collect();
+    let (a, b) = (run(&p32, &x), run(&p8, &x));
+    let sqnr = edgeclip_quantize::kernels::sqnr_db(&a, &b);
+    assert!(sqnr > 30.0, "int8 output SQNR {sqnr:.1} dB");
+
+    // Every product of the int8 plan is an integer one with its weights packed at load:
+    // an OptMatMul accumulating in i32, and no f32 product left.
+    let mut int_products = 0;
+    for node in p8.model().nodes() {
+        if node.op().name() == "OptMatMul" {
+            let info = node.op().info().unwrap().join(" ");
+            assert!(info.contains("I32"), "an f32 product is left: {info}");
+            assert!(info.contains("mmm_i32"), "not an integer kernel: {info}");
+            int_products += 1;
+        }
+    }
+    assert_eq!(int_products, 2);
+    let names: Vec<String> = p8
+        .model()
+        .nodes()
+        .iter()
+        .map(|n| n.op().name().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "QuantizeRowsI8"), "{names:?}");
+    assert!(names.iter().any(|n| n == "DequantizeProduct"), "{names:?}");
+}
+
+#[test]
+fn layers_left_out_stay_f32() {
+    let f = mlp();
+    let layers = find_linears(&f).unwrap();
+    let q = to_int8(&f, &[&layers[1]]).unwrap();
+    let p8 = plan(&q);
+    let kinds: Vec<String> = p8
+        .model()
+        .nodes()
+        .iter()
+        .filter(|n| n.op().name() == "OptMatMul")
+        .map(|n| n.op().info().unwrap().join(" "))
+        .collect();
+    assert_eq!(kinds.len(), 2);
+    assert_eq!(
+        kinds.iter().filter(|i| i.contains("mmm_i32")).count(),
+        1,
+        "{kinds:?}"
+    );
+}

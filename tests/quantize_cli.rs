@@ -1,0 +1,271 @@
+//! `edgeclip quantize` against the real binary: the built-in model end to end (accuracy
+//! budget, a loadable int8 directory), the fixture models, and every bad input it
+//! promises a clear error for.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "stderr: {}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let out = edgeclip(args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?} should fail; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn default_model_quantizes_within_its_accuracy_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("int8");
+    let r = json(&edgeclip(&["quantize", "-o", s(&out), "--json"]));
+    assert_eq!(r["format"], "edgeclip-quantize/1");
+    for t in r["towers"].as_array().unwrap() {
+        let cos = t["cosine_mean"].as_f64().unwrap();
+        assert!(cos >= 0.99, "{} cosine {cos}", t["tower"]);
+        assert!(t["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["precision"] == "int8"));
+        for l in t["layers"].as_array().unwrap() {
+            assert!(l["sqnr_db"].as_f64().unwrap() > 0.0, "{l}");
+        }
+    }
+    let image = &r["towers"][0];
+    assert_eq!(image["tower"], "image");
+    let ratio = image["bytes_out"].as_f64().unwrap() / image["bytes_f32"].as_f64().unwrap();
+    assert!(ratio < 0.4, "image encoder only shrank to {ratio}");
+    let z = &r["zero_shot"];
+    assert!(z["top1_agreement"].as_f64().unwrap() >= 0.98, "{z}");
+    let drop = z["accuracy_f32"].as_f64().unwrap() - z["accuracy_quantized"].as_f64().unwrap();
+    assert!(drop <= 0.01, "{z}");
+
+    // A complete model directory: manifest, report, and it runs.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(manifest["precision"], "int8");
+    assert_eq!(manifest["quantization"]["mode"], "int8");
+    assert!(out.join("quantize-report.json").is_file());
+    let info = edgeclip(&["info", "--model", s(&out)]);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("int8"), "{text}");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples");
+    let eval = json(&edgeclip(&[
+        "eval",
+        "--model",
+        s(&out),
+        "--data",
+        s(&samples),
+        "--json",
+    ]));
+    let f32_eval = json(&edgeclip(&["eval", "--json"]));
+    let (a, b) = (
+        f32_eval["accuracy"].as_f64().unwrap(),
+        eval["accuracy"].as_f64().unwrap(),
+    );
+    assert!(a - b <= 0.01, "eval accuracy {a} -> {b}");
+
+    // Quantizing the result again is refused, and the output is never overwritten.
+    fails_with(
+        &[
+            "quantize",
+            "--model",
+            s(&out),
+            "--data",
+            s(&samples),
+            "-o",
+            s(&dir.path().join("again")),
+        ],
+        "already quantized",
+    );
+    fails_with(&["quantize", "-o", s(&out)], "already exists");
+}
+
+#[test]
+fn fixture_models_quantize_to_close_embeddings() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples");
+    for name in MODELS {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(name);
+        let r = json(&edgeclip(&[
+            "quantize",
+            "--model",
+            s(&model(name)),
+            "--data",
+            s(&samples),
+            "--calibration-images",
+            "4",
+            "--heldout-images",
+            "8",
+            "--corrupt",
+            "driving",
+            "-o",
+            s(&out),
+            "--json",
+        ]));
+        assert_eq!(r["corrupt_profile"], "driving", "{name}");
+        for t in r["towers"].as_array().unwrap() {
+            let cos = t["cosine_mean"].as_f64().unwrap();
+            assert!(cos >= 0.99, "{name} {} cosine {cos}", t["tower"]);
+            // ALIGN's image tower (EfficientNet) is all convolutions: carried over as f32.
+            let carried = *name == "align-tiny" && t["tower"] == "image";
+            assert_eq!(t["note"].is_string(), carried, "{name} {t}");
+        }
+        let emb = edgeclip(&[
+            "embed",
+            "--model",
+            s(&out),
+            "--text",
+            "a photo of a stop sign",
+            "--json",
+        ]);
+        assert!(emb.status.success(), "{name}: {}", stderr(&emb));
+    }
+}
+
+#[test]
+fn keep_f32_and_thresholds_steer_the_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = json(&edgeclip(&[
+        "quantize",
+        "--keep-f32",
+        "fc2",
+        "--min-sqnr",
+        "1000",
+        "--heldout-images",
+        "8",
+        "-o",
+        s(&dir.path().join("a")),
+        "--json",
+    ]));
+    for t in r["towers"].as_array().unwrap() {
+        for l in t["layers"].as_array().unwrap() {
+            assert_eq!(l["precision"], "f32", "{l}");
+            let want = if l["name"].as_str().unwrap().contains("fc2") {
+                "requested"
+            } else {
+                "low-sqnr"
+            };
+            assert_eq!(l["reason"], want, "{l}");
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fails_with(
+        &[
+            "quantize",
+            "--model",
+            s(&model("clip-tiny")),
+            "--data",
+            s(&empty),
+            "-o",
+            s(&out),
+        ],
+        "contains no images",
+    );
+    fails_with(
+        &["quantize", "--model", s(&model("clip-tiny")), "-o", s(&out)],
+        "--data is required",
+    );
+    fails_with(
+        &[
+            "quantize",
+            "--model",
+            s(&dir.path().join("nope")),
+            "--data",
+            s(&empty),
+            "-o",
+            s(&out),
+        ],
+        "does not exist",
+    );
+    fails_with(
+        &["quantize", "--target-cosine", "2", "-o", s(&out)],
+        "--target-cosine",
+    );
+    fails_with(
+        &["quantize", "--calibration-images", "0", "-o", s(&out)],
+        "--calibration-images",
+    );
+    fails_with(
+        &["quantize", "--corrupt", "no-such-profile", "-o", s(&out)],
+        "no-such-profile",
+    );
+
+    // An encoder with no linear layer to quantize, and one that is not ONNX at all.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples");
+    let odd = dir.path().join("odd");
+    copy_dir(&model("clip-tiny"), &odd);
+    let identity = edgeclip_quantize::onnx::OnnxFile {
+        model: tract_onnx::pb::ModelProto {
+            ir_version: 8,
+            opset_import: vec![tract_onnx::pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: 17,
+            }],
+            graph: Some(tract_onnx::pb::GraphProto {
+                node: vec![edgeclip_quantize::onnx::node(
+                    "id",
+                    "Identity",
+                    "",
+                    &["pixel_values"],
+                    &["image_embeds"],
+                )],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        dir: Default::default(),
+    };
+    std::fs::write(odd.join("image.onnx"), identity.encode()).unwrap();
+    std::fs::write(odd.join("text.onnx"), identity.encode()).unwrap();
+    let args = [
+        "quantize",
+        "--model",
+        s(&odd),
+        "--data",
+        s(&samples),
+        "--calibration-images",
+        "2",
+        "--heldout-images",
+        "2",
+        "-o",
+        s(&out),
+    ];
+    fails_with(&args, "neither encoder");
+    std::fs::write(odd.join("image.onnx"), b"not a protobuf at all").unwrap();
+    fails_with(&args, "not an ONNX model");
+    assert!(!out.exists(), "a failed run left {}", out.display());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".out"))
+        .collect();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
