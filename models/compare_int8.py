@@ -26,18 +26,6 @@ import edgeclip_common as ec  # noqa: E402
 from edgeclip_common import UserError  # noqa: E402
 
 
-def ort_session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
 def ort_dynamic_int8(f32_onnx: Path, out: Path) -> Path:
     if out.is_file():
         return out
@@ -84,7 +72,7 @@ def main(argv=None) -> int:
         ort_q = args.ort_int8 or Path(__file__).resolve().parent / "cache" / f"{args.f32.name}-ort-dynamic-int8" / "image.onnx"
         ort_q = ort_dynamic_int8(f32_onnx, ort_q)
         q8_onnx = args.int8 / ec.load_manifest(args.int8)["image"]["onnx"]
-        s32, s8 = ort_session(f32_onnx, args.threads), ort_session(ort_q, args.threads)
+        s32, s8 = co.ort_session(f32_onnx, args.threads), co.ort_session(ort_q, args.threads)
         feed, _ = co.bench_inputs(args.f32, m)
         out = m["image"]["output"]
         t = {"ort f32": [], "ort int8": [], "edgeclip f32": [], "edgeclip int8": []}

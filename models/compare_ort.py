@@ -145,19 +145,22 @@ def cmd_compare(args) -> int:
 # --------------------------------------------------------------------------
 
 
-def ort_sessions(model_dir: Path, threads: int):
+def ort_session(path: Path, threads: int):
+    """An onnxruntime CPU session with `threads` intra-op threads, sequential, all optimisations."""
     import onnxruntime as ort
 
-    m = ec.load_manifest(model_dir)
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    img = ort.InferenceSession(str(model_dir / m["image"]["onnx"]), so, providers=["CPUExecutionProvider"])
-    txt = ort.InferenceSession(str(model_dir / m["text"]["onnx"]), so, providers=["CPUExecutionProvider"])
-    return m, img, txt
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def ort_sessions(model_dir: Path, threads: int):
+    m = ec.load_manifest(model_dir)
+    return m, ort_session(model_dir / m["image"]["onnx"], threads), ort_session(model_dir / m["text"]["onnx"], threads)
 
 
 def bench_inputs(model_dir: Path, m: dict):

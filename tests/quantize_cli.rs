@@ -221,27 +221,19 @@ fn bad_inputs_get_clear_errors() {
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples");
     let odd = dir.path().join("odd");
     copy_dir(&model("clip-tiny"), &odd);
-    let identity = edgeclip_quantize::onnx::OnnxFile {
-        model: tract_onnx::pb::ModelProto {
-            ir_version: 8,
-            opset_import: vec![tract_onnx::pb::OperatorSetIdProto {
-                domain: String::new(),
-                version: 17,
-            }],
-            graph: Some(tract_onnx::pb::GraphProto {
-                node: vec![edgeclip_quantize::onnx::node(
-                    "id",
-                    "Identity",
-                    "",
-                    &["pixel_values"],
-                    &["image_embeds"],
-                )],
-                ..Default::default()
-            }),
+    let identity = edgeclip_quantize::onnx::OnnxFile::from_graph(
+        tract_onnx::pb::GraphProto {
+            node: vec![edgeclip_quantize::onnx::node(
+                "id",
+                "Identity",
+                "",
+                &["pixel_values"],
+                &["image_embeds"],
+            )],
             ..Default::default()
         },
-        dir: Default::default(),
-    };
+        17,
+    );
     std::fs::write(odd.join("image.onnx"), identity.encode()).unwrap();
     std::fs::write(odd.join("text.onnx"), identity.encode()).unwrap();
     let args = [

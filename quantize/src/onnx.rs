@@ -22,6 +22,23 @@ pub struct OnnxFile {
 }
 
 impl OnnxFile {
+    /// A model around `graph` in the default domain at `opset` (tests and tools that
+    /// build small graphs).
+    pub fn from_graph(graph: tract_onnx::pb::GraphProto, opset: i64) -> OnnxFile {
+        OnnxFile {
+            model: ModelProto {
+                ir_version: 8,
+                opset_import: vec![OperatorSetIdProto {
+                    domain: String::new(),
+                    version: opset,
+                }],
+                graph: Some(graph),
+                ..Default::default()
+            },
+            dir: PathBuf::new(),
+        }
+    }
+
     /// Reads and decodes `path`.
     pub fn read(path: &Path) -> Result<OnnxFile> {
         let bytes =

@@ -90,7 +90,7 @@ pub fn to_int8(file: &OnnxFile, layers: &[&Linear]) -> Result<OnnxFile> {
 mod tests {
     use super::*;
     use crate::linear::find_linears;
-    use tract_onnx::pb::{GraphProto, ModelProto, ValueInfoProto};
+    use tract_onnx::pb::{GraphProto, ValueInfoProto};
 
     /// `Y = X W + b` then `Z = Y V`: two linear layers, the second without a bias.
     fn two_layers() -> OnnxFile {
@@ -117,13 +117,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        OnnxFile {
-            model: ModelProto {
-                graph: Some(graph),
-                ..Default::default()
-            },
-            dir: Default::default(),
-        }
+        OnnxFile::from_graph(graph, 17)
     }
 
     #[test]

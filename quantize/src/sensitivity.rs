@@ -78,7 +78,7 @@ mod tests {
     use super::*;
     use crate::linear::find_linears;
     use crate::onnx;
-    use tract_onnx::pb::{GraphProto, ModelProto};
+    use tract_onnx::pb::GraphProto;
 
     fn one_layer(k: usize, n: usize) -> OnnxFile {
         let w: Vec<f32> = (0..k * n)
@@ -89,13 +89,7 @@ mod tests {
             initializer: vec![onnx::f32_tensor("w", &[k, n], &w)],
             ..Default::default()
         };
-        OnnxFile {
-            model: ModelProto {
-                graph: Some(graph),
-                ..Default::default()
-            },
-            dir: Default::default(),
-        }
+        OnnxFile::from_graph(graph, 17)
     }
 
     #[test]

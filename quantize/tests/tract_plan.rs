@@ -6,10 +6,7 @@ use edgeclip_quantize::onnx::{self, OnnxFile};
 use edgeclip_quantize::rewrite::to_int8;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::type_proto::{self, Tensor as TypeTensor};
-use tract_onnx::pb::{
-    tensor_shape_proto, GraphProto, ModelProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
-};
+use tract_onnx::pb::{tensor_shape_proto, GraphProto, TensorShapeProto, TypeProto, ValueInfoProto};
 use tract_onnx::prelude::*;
 
 const M: usize = 10;
@@ -62,18 +59,7 @@ fn mlp() -> OnnxFile {
         output: vec![value("y", &[1, M, N])],
         ..Default::default()
     };
-    OnnxFile {
-        model: ModelProto {
-            ir_version: 8,
-            opset_import: vec![OperatorSetIdProto {
-                domain: String::new(),
-                version: 17,
-            }],
-            graph: Some(graph),
-            ..Default::default()
-        },
-        dir: Default::default(),
-    }
+    OnnxFile::from_graph(graph, 17)
 }
 
 fn plan(file: &OnnxFile) -> std::sync::Arc<TypedRunnableModel> {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use edgeclip::dataset::LabelledFolder;
 use edgeclip::model::ModelDir;
 use edgeclip::zeroshot::eval::evaluate;
@@ -48,13 +48,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let data_path = match (&args.data, &args.model) {
-        (Some(d), _) => d.clone(),
-        (None, None) if std::env::var_os("EDGECLIP_MODEL").is_none() => {
-            super::default_samples_dir()
-        }
-        _ => bail!("--data is required with a model other than the built-in one"),
-    };
+    let data_path = super::resolve_data(args.data.clone(), args.model.as_ref())?;
     let data = LabelledFolder::open(&data_path)?;
     let dir = ModelDir::open(super::resolve_model(args.model)?)?;
     let source = match args.cache {

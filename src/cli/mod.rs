@@ -137,6 +137,16 @@ pub fn default_samples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/samples")
 }
 
+/// `--data`, else the built-in sample set when the model is the built-in one too (no
+/// `--model`, no `$EDGECLIP_MODEL`): another model's labels are not the samples'.
+pub fn resolve_data(data: Option<PathBuf>, model: Option<&PathBuf>) -> Result<PathBuf> {
+    match (data, model) {
+        (Some(d), _) => Ok(d),
+        (None, None) if std::env::var_os("EDGECLIP_MODEL").is_none() => Ok(default_samples_dir()),
+        _ => bail!("--data is required with a model other than the built-in one"),
+    }
+}
+
 /// `--model`, else `$EDGECLIP_MODEL`, else the built-in default model.
 pub fn resolve_model(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = arg {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use edgeclip::corrupt::Profile;
 use edgeclip::dataset::ImageSet;
 use edgeclip::model::ModelDir;
@@ -89,13 +89,7 @@ pub enum Mode {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let data_path = match (&args.data, &args.model) {
-        (Some(d), _) => d.clone(),
-        (None, None) if std::env::var_os("EDGECLIP_MODEL").is_none() => {
-            super::default_samples_dir()
-        }
-        _ => bail!("--data is required with a model other than the built-in one"),
-    };
+    let data_path = super::resolve_data(args.data.clone(), args.model.as_ref())?;
     let dir = ModelDir::open(super::resolve_model(args.model)?)?;
     let data = ImageSet::open(&data_path)?;
     let corrupt = args.corrupt.as_deref().map(Profile::load).transpose()?;

@@ -116,13 +116,7 @@ fn resolve_inputs(
     labels: Option<Vec<String>>,
     template_set: &str,
 ) -> Result<(ModelDir, PathBuf, ImageSet, PromptSource)> {
-    let data_path = match (data, &model) {
-        (Some(d), _) => d,
-        (None, None) if std::env::var_os("EDGECLIP_MODEL").is_none() => {
-            super::default_samples_dir()
-        }
-        _ => bail!("--data is required with a model other than the built-in one"),
-    };
+    let data_path = super::resolve_data(data, model.as_ref())?;
     let images = ImageSet::open(&data_path)?;
     let dir = ModelDir::open(super::resolve_model(model)?)?;
     let source = match (cache, labels, &images.labels) {
