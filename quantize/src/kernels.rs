@@ -30,6 +30,7 @@ fn round_to_i32(v: f32) -> i32 {
 const LANES: usize = 16;
 
 /// `max |v|` over `row`, or NaN when the row holds a NaN.
+#[inline(always)]
 fn abs_max(row: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let mut nan = [false; LANES];
@@ -61,26 +62,57 @@ fn abs_max(row: &[f32]) -> f32 {
 /// `max|row| / 127`, writing the codes to `q` and the scales to `scales` (0 for a row of
 /// zeros, whose codes are all 0).
 pub fn quantize_rows(x: &[f32], k: usize, q: &mut [i8], scales: &mut [f32]) {
-    assert!(k > 0 && x.len() == q.len() && x.len() == k * scales.len());
-    for ((row, qrow), scale) in x.chunks_exact(k).zip(q.chunks_exact_mut(k)).zip(scales) {
+    assert!(k > 0 && x.len() == q.len());
+    quantize_rows_with(x, k, k, q, scales, 0, |c| c as i8);
+}
+
+/// [`quantize_rows`] with each code offset by 128 into a `u8` (the operand form of x86's
+/// `u8 x i8` dot-product instructions), rows written `stride >= k` apart and padded with
+/// the code of zero (128). Inlined so that a caller compiled for wider vectors (the
+/// AVX-512 path of [`crate::fused`]) gets this loop in those vectors.
+#[inline(always)]
+pub fn quantize_rows_u8(x: &[f32], k: usize, stride: usize, q: &mut [u8], scales: &mut [f32]) {
+    assert!(k > 0 && stride >= k && q.len() == stride * scales.len());
+    quantize_rows_with(x, k, stride, q, scales, 128, |c| (c + 128) as u8);
+}
+
+/// The row quantizer, generic over how a code in -127..=127 is stored.
+#[inline(always)]
+fn quantize_rows_with<T: Copy>(
+    x: &[f32],
+    k: usize,
+    stride: usize,
+    q: &mut [T],
+    scales: &mut [f32],
+    zero: T,
+    code: impl Fn(i32) -> T,
+) {
+    assert!(x.len() == k * scales.len() && q.len() == stride * scales.len());
+    for ((row, qrow), scale) in x
+        .chunks_exact(k)
+        .zip(q.chunks_exact_mut(stride))
+        .zip(scales)
+    {
+        let (qrow, pad) = qrow.split_at_mut(k);
+        pad.fill(zero);
         let amax = abs_max(row);
         // A NaN or infinite activation must not turn into plausible codes silently: it
         // becomes a NaN scale, so the layer's output is NaN as it would be in f32.
         if !amax.is_finite() {
             *scale = f32::NAN;
-            qrow.fill(0);
+            qrow.fill(zero);
             continue;
         }
         if amax == 0.0 {
             *scale = 0.0;
-            qrow.fill(0);
+            qrow.fill(zero);
             continue;
         }
         *scale = amax / QMAX;
         let inv = QMAX / amax;
         for (o, v) in qrow.iter_mut().zip(row) {
             // |v * inv| <= 127 up to one rounding of inv, which still rounds to 127.
-            *o = round_to_i32(v * inv) as i8;
+            *o = code(round_to_i32(v * inv));
         }
     }
 }
@@ -224,6 +256,31 @@ mod tests {
             for (j, v) in row.iter().enumerate() {
                 let back = f32::from(q[r * 3 + j]) * s[r];
                 assert!((back - v).abs() <= s[r] / 2.0 + 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn u8_codes_are_the_i8_codes_plus_128_with_padded_rows() {
+        let (k, stride) = (37, 40);
+        let x: Vec<f32> = (0..3 * k)
+            .map(|i| ((i * 31 % 17) as f32 - 8.0) * 0.3)
+            .collect();
+        let mut x = x;
+        x[k..2 * k].fill(0.0);
+        let (mut qi, mut si) = (vec![0i8; 3 * k], vec![0.0f32; 3]);
+        quantize_rows(&x, k, &mut qi, &mut si);
+        let (mut qu, mut su) = (vec![0u8; 3 * stride], vec![0.0f32; 3]);
+        quantize_rows_u8(&x, k, stride, &mut qu, &mut su);
+        assert_eq!(si, su);
+        for r in 0..3 {
+            for j in 0..stride {
+                let want = if j < k {
+                    (i32::from(qi[r * k + j]) + 128) as u8
+                } else {
+                    128
+                };
+                assert_eq!(qu[r * stride + j], want, "row {r} col {j}");
             }
         }
     }

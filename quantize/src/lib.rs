@@ -3,6 +3,8 @@
 //!
 //! - [`kernels`]: the quantization arithmetic (per-column weights, per-row activations,
 //!   the f32 epilogue, SQNR).
+//! - [`fused`]: the int8 linear layer as one operator on AVX-512 VNNI (quantizer,
+//!   product and epilogue in one pass over packed weights).
 //! - [`onnx`], [`linear`], [`rewrite`]: reading ONNX files, finding their linear layers
 //!   and rewriting the chosen ones into `MatMulQ8` nodes.
 //! - [`sensitivity`]: per-layer SQNR on calibration activations, the evidence for which
@@ -10,6 +12,7 @@
 //! - [`ops`]: the tract operators and the `MatMulQ8` ONNX operator; a runtime loading
 //!   quantized files calls [`ops::register`] on its ONNX parser.
 
+pub mod fused;
 pub mod kernels;
 pub mod linear;
 pub mod onnx;

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use prost::Message;
 use tract_onnx::pb::tensor_proto::{DataLocation, DataType};
 use tract_onnx::pb::{
-    ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
+    ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, ValueInfoProto,
 };
 
 /// An ONNX model and the folder its external data (if any) is relative to.
@@ -248,6 +248,30 @@ pub fn f16_tensor(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
             .iter()
             .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
             .collect(),
+        ..Default::default()
+    }
+}
+
+/// The description of an f32 graph input or output of fixed shape.
+pub fn f32_value(name: &str, dims: &[usize]) -> ValueInfoProto {
+    use tract_onnx::pb::type_proto::{Tensor as TypeTensor, Value};
+    use tract_onnx::pb::{tensor_shape_proto, TensorShapeProto, TypeProto};
+    let dim = dims
+        .iter()
+        .map(|&d| tensor_shape_proto::Dimension {
+            value: Some(tensor_shape_proto::dimension::Value::DimValue(d as i64)),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(Value::TensorType(TypeTensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

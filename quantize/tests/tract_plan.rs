@@ -1,38 +1,17 @@
-//! The rewritten graph as tract sees it: same results as f32 within int8 error, and the
-//! products on tract's integer kernels with pre-packed weights.
+//! The rewritten graph as tract sees it: same results as f32 within int8 error, the
+//! products on tract's integer kernels with pre-packed weights, or on the fused kernel
+//! where the CPU has one, with bit-identical results.
 
 use edgeclip_quantize::linear::find_linears;
 use edgeclip_quantize::onnx::{self, OnnxFile};
+use edgeclip_quantize::ops::Kernels;
 use edgeclip_quantize::rewrite::to_int8;
-use tract_onnx::pb::tensor_proto::DataType;
-use tract_onnx::pb::type_proto::{self, Tensor as TypeTensor};
-use tract_onnx::pb::{tensor_shape_proto, GraphProto, TensorShapeProto, TypeProto, ValueInfoProto};
+use tract_onnx::pb::GraphProto;
 use tract_onnx::prelude::*;
 
 const M: usize = 10;
 const K: usize = 64;
 const N: usize = 48;
-
-fn value(name: &str, dims: &[usize]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|&d| tensor_shape_proto::Dimension {
-            value: Some(tensor_shape_proto::dimension::Value::DimValue(d as i64)),
-            ..Default::default()
-        })
-        .collect();
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(TypeTensor {
-                elem_type: DataType::Float as i32,
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
 
 /// `relu(x W1 + b1) W2`: two linear layers around a non-linearity, like an MLP block.
 fn mlp() -> OnnxFile {
@@ -55,16 +34,16 @@ fn mlp() -> OnnxFile {
             onnx::f32_tensor("b1", &[N], &b1),
             onnx::f32_tensor("w2", &[N, N], &w2),
         ],
-        input: vec![value("x", &[1, M, K])],
-        output: vec![value("y", &[1, M, N])],
+        input: vec![onnx::f32_value("x", &[1, M, K])],
+        output: vec![onnx::f32_value("y", &[1, M, N])],
         ..Default::default()
     };
     OnnxFile::from_graph(graph, 17)
 }
 
-fn plan(file: &OnnxFile) -> std::sync::Arc<TypedRunnableModel> {
+fn plan(file: &OnnxFile, kernels: Kernels) -> std::sync::Arc<TypedRunnableModel> {
     let mut parser = tract_onnx::onnx();
-    edgeclip_quantize::ops::register(&mut parser.op_register);
+    edgeclip_quantize::ops::register_with(&mut parser.op_register, kernels);
     let bytes = file.encode();
     parser
         .model_for_read(&mut bytes.as_slice())
@@ -92,7 +71,7 @@ fn int8_graph_matches_f32_and_runs_integer_kernels() {
     let layers = find_linears(&f).unwrap();
     let all: Vec<_> = layers.iter().collect();
     let q = to_int8(&f, &all).unwrap();
-    let (p32, p8) = (plan(&f), plan(&q));
+    let (p32, p8) = (plan(&f, Kernels::Tract), plan(&q, Kernels::Tract));
     let x: Vec<f32> = (0..M * K).map(|i| (i as f32 * 0.37).sin()).collect();
     let (a, b) = (run(&p32, &x), run(&p8, &x));
     let sqnr = edgeclip_quantize::kernels::sqnr_db(&a, &b);
@@ -125,7 +104,7 @@ fn layers_left_out_stay_f32() {
     let f = mlp();
     let layers = find_linears(&f).unwrap();
     let q = to_int8(&f, &[&layers[1]]).unwrap();
-    let p8 = plan(&q);
+    let p8 = plan(&q, Kernels::Tract);
     let kinds: Vec<String> = p8
         .model()
         .nodes()
@@ -139,4 +118,40 @@ fn layers_left_out_stay_f32() {
         1,
         "{kinds:?}"
     );
+}
+
+fn op_names(plan: &TypedRunnableModel) -> Vec<String> {
+    plan.model()
+        .nodes()
+        .iter()
+        .map(|n| n.op().name().to_string())
+        .collect()
+}
+
+#[test]
+fn the_fused_kernel_gives_the_same_bits_as_tracts() {
+    let f = mlp();
+    let layers = find_linears(&f).unwrap();
+    let all: Vec<_> = layers.iter().collect();
+    let q = to_int8(&f, &all).unwrap();
+    let (tract, auto) = (plan(&q, Kernels::Tract), plan(&q, Kernels::Auto));
+    let names = op_names(&auto);
+    let fused = names.iter().filter(|n| *n == "LinearQ8").count();
+    match edgeclip_quantize::fused::kernel_name() {
+        Some(_) => {
+            assert_eq!(fused, 2, "{names:?}");
+            assert!(!names.iter().any(|n| n == "OptMatMul"), "{names:?}");
+        }
+        None => assert_eq!(fused, 0, "{names:?}"),
+    }
+    let x: Vec<f32> = (0..M * K).map(|i| (i as f32 * 0.11).cos() * 3.0).collect();
+    let (a, b) = (run(&tract, &x), run(&auto, &x));
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()));
+
+    // Only the int8 layer is fused when the other stays f32.
+    let one = to_int8(&f, &[&layers[0]]).unwrap();
+    let names = op_names(&plan(&one, Kernels::Auto));
+    let fused_now = names.iter().filter(|n| *n == "LinearQ8").count();
+    assert_eq!(fused_now, fused / 2, "{names:?}");
 }
