@@ -1,7 +1,8 @@
 //! `edgeclip quantize`: calibrates a model directory's encoders on images (optionally
 //! corrupted by a domain profile), decides per linear layer between int8 and f32 from
 //! measured sensitivity, writes a complete int8 model directory, and reports size and
-//! accuracy against the f32 model.
+//! accuracy against the f32 model. Its f16 mode stores the weights in half precision
+//! for ARMv8.2 devices and reports the same accuracy checks.
 //!
 //! The graph work (finding layers, SQNR, the `MatMulQ8` rewrite) is `edgeclip-quantize`;
 //! this module feeds it real activations through edgeclip's own preprocessing and
@@ -27,9 +28,37 @@ use crate::model::{EncoderOptions, ModelDir};
 use crate::zeroshot::head::Head;
 use crate::zeroshot::{ensemble_class_embeddings, templates};
 
+/// The precision `edgeclip quantize` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuantMode {
+    /// int8 linear layers chosen by calibration (x86 VNNI, ARM SDOT / SMLAL).
+    Int8,
+    /// Every large weight stored as f16; computed in f16 on CPUs with f16 arithmetic.
+    F16,
+}
+
+impl QuantMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            QuantMode::Int8 => "int8",
+            QuantMode::F16 => "f16",
+        }
+    }
+
+    fn precision(self) -> Precision {
+        match self {
+            QuantMode::Int8 => Precision::Int8,
+            QuantMode::F16 => Precision::F16,
+        }
+    }
+}
+
 /// What to build and how to decide.
 #[derive(Clone)]
 pub struct QuantizeOptions {
+    /// Precision to write.
+    pub mode: QuantMode,
     /// Images whose activations set the per-layer decisions (the rest are held out).
     pub calibration_images: usize,
     /// Held-out images the accuracy report uses, at most.
@@ -52,6 +81,7 @@ pub struct QuantizeOptions {
 impl Default for QuantizeOptions {
     fn default() -> Self {
         QuantizeOptions {
+            mode: QuantMode::Int8,
             calibration_images: 16,
             heldout_images: 200,
             corrupt: None,
@@ -142,8 +172,11 @@ pub struct QuantizeReport {
     pub source_model: String,
     /// Name of the written model.
     pub model: String,
-    /// `int8`.
+    /// `int8` or `f16`.
     pub mode: &'static str,
+    /// Whether the checks below ran the written model in f16 arithmetic (an f16 model on
+    /// a CPU with f16, or `EDGECLIP_F16_COMPUTE=1`) rather than in f32 from f16 weights.
+    pub f16_compute: bool,
     /// Calibration images (before augmentation) and corruption profile.
     pub calibration_images: usize,
     /// Profile whose corruptions augmented the calibration, if any.
@@ -208,13 +241,17 @@ pub fn quantize_model(
         "--calibration-images must be at least 1"
     );
     ensure!(
+        opts.mode == QuantMode::Int8 || opts.corrupt.is_none(),
+        "--corrupt augments int8 calibration; f16 mode has no calibration"
+    );
+    ensure!(
         (0.0..=1.0).contains(&opts.target_cosine),
         "--target-cosine must be between 0 and 1"
     );
     // Both graphs are read and checked before any image is decoded or encoder run.
     let image_graph = read_graph(src, &m.image.onnx, "image")?;
     let text_graph = read_graph(src, &m.text.onnx, "text")?;
-    if image_graph.1.is_empty() && text_graph.1.is_empty() {
+    if opts.mode == QuantMode::Int8 && image_graph.1.is_empty() && text_graph.1.is_empty() {
         bail!(
             "neither encoder of {} has a linear layer (MatMul with a constant 2-D weight), the only operator int8 mode rewrites",
             src.root().display()
@@ -226,7 +263,10 @@ pub fn quantize_model(
         opts.heldout_images,
         opts.seed,
     )?;
-    let calib_images = load_images(&calib.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>())?;
+    let calib_images = match opts.mode {
+        QuantMode::Int8 => load_images(&calib.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>())?,
+        QuantMode::F16 => Vec::new(),
+    };
     let heldout_images = load_images(&heldout.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>())?;
     let calib_images = augment(calib_images, opts.corrupt.as_ref(), opts.seed);
 
@@ -238,6 +278,10 @@ pub fn quantize_model(
         .file_name()
         .ok_or_else(|| anyhow!("{} is not a directory name", out.display()))?;
     let staging = tempfile_dir(parent, name)?;
+    let calib_count = match opts.mode {
+        QuantMode::Int8 => calib.len(),
+        QuantMode::F16 => 0,
+    };
     let result: Result<QuantizeReport> = (|| {
         copy_side_files(src, staging.path())?;
         let eopts = EncoderOptions {
@@ -266,15 +310,15 @@ pub fn quantize_model(
         )?;
 
         let mut manifest = m.clone();
-        manifest.name = format!("{}-int8", m.name);
-        manifest.precision = Precision::Int8;
+        manifest.name = format!("{}-{}", m.name, opts.mode.as_str());
+        manifest.precision = opts.mode.precision();
         // The text encoder changed, so a recorded fingerprint would be wrong.
         manifest.text.fingerprint = None;
         manifest.quantization = Some(QuantizationRecord {
-            mode: "int8".into(),
+            mode: opts.mode.as_str().into(),
             tool: format!("edgeclip quantize {}", env!("CARGO_PKG_VERSION")),
             source: m.name.clone(),
-            calibration_images: calib.len(),
+            calibration_images: calib_count,
             corrupt_profile: opts.corrupt.as_ref().map(|p| p.name.clone()),
             int8_layers: [&image, &text].iter().map(|t| count(t, "int8")).sum(),
             f32_layers: [&image, &text].iter().map(|t| count(t, "f32")).sum(),
@@ -299,8 +343,9 @@ pub fn quantize_model(
             format: "edgeclip-quantize/1",
             source_model: m.name.clone(),
             model: manifest.name.clone(),
-            mode: "int8",
-            calibration_images: calib.len(),
+            mode: opts.mode.as_str(),
+            f16_compute: crate::model::graph::f16_compute(manifest.precision)?,
+            calibration_images: calib_count,
             corrupt_profile: opts.corrupt.as_ref().map(|p| p.name.clone()),
             min_sqnr_db: opts.min_sqnr_db,
             target_cosine: opts.target_cosine,
@@ -618,6 +663,27 @@ fn quantize_tower(
     let src_path = src.root().join(&tower.onnx);
     let dst_path = staging.join(&tower.onnx);
     let (file, layers) = (&tower.graph.0, &tower.graph.1);
+    if opts.mode == QuantMode::F16 {
+        let (half, converted) = rewrite::to_f16(file)?;
+        crate::fsutil::write_atomic(&dst_path, &half.encode())?;
+        let reference = (tower.heldout)(src)?;
+        let got = (tower.heldout)(&probe_dir(src, staging, tower.name, Precision::F16)?)?;
+        let (cosine_mean, cosine_min) = cosines(&reference, &got);
+        return Ok(TowerReport {
+            tower: tower.name,
+            bytes_f32: file_size(&src_path)?,
+            bytes_out: file_size(&dst_path)?,
+            layers: Vec::new(),
+            heldout: reference.len(),
+            cosine_mean,
+            cosine_min,
+            fallback_rounds: 0,
+            note: Some(format!(
+                "{converted} weight tensors of at least {} values stored as f16",
+                rewrite::F16_MIN_ELEMENTS
+            )),
+        });
+    }
     if layers.is_empty() {
         // Nothing int8 could run (ALIGN's EfficientNet is all convolutions): the encoder
         // is carried over unchanged.
@@ -657,15 +723,9 @@ fn quantize_tower(
             .collect();
         let q = rewrite::to_int8(file, &chosen)?;
         crate::fsutil::write_atomic(&dst_path, &q.encode())?;
-        let probe = probe_dir(src, staging, tower.name)?;
+        let probe = probe_dir(src, staging, tower.name, Precision::Int8)?;
         let got = (tower.heldout)(&probe)?;
-        let cos: Vec<f64> = reference
-            .iter()
-            .zip(&got)
-            .map(|(a, b)| f64::from(cosine(a, b)))
-            .collect();
-        let mean = cos.iter().sum::<f64>() / cos.len().max(1) as f64;
-        let min = cos.iter().copied().fold(f64::INFINITY, f64::min);
+        let (mean, min) = cosines(&reference, &got);
         if mean >= opts.target_cosine
             || rounds == MAX_FALLBACK_ROUNDS
             || !fall_back(&mut reasons, &sens)
@@ -704,10 +764,29 @@ fn quantize_tower(
     })
 }
 
+/// Mean and smallest cosine of paired embeddings.
+fn cosines(reference: &[Vec<f32>], got: &[Vec<f32>]) -> (f64, f64) {
+    let cos: Vec<f64> = reference
+        .iter()
+        .zip(got)
+        .map(|(a, b)| f64::from(cosine(a, b)))
+        .collect();
+    let mean = cos.iter().sum::<f64>() / cos.len().max(1) as f64;
+    let min = cos.iter().copied().fold(f64::INFINITY, f64::min);
+    (mean, min)
+}
+
 /// A model directory that reads the tower being quantized from `staging` and the other
-/// one from the source, for checking one tower at a time.
-fn probe_dir(src: &ModelDir, staging: &Path, tower: &str) -> Result<ModelDir> {
+/// one from the source, for checking one tower at a time; `precision` is what the
+/// staged tower was written in (f16 decides how it computes).
+fn probe_dir(
+    src: &ModelDir,
+    staging: &Path,
+    tower: &str,
+    precision: Precision,
+) -> Result<ModelDir> {
     let mut m: Manifest = src.manifest().clone();
+    m.precision = precision;
     let from_src = |p: &Path| -> PathBuf {
         std::path::absolute(src.root().join(p)).unwrap_or_else(|_| src.root().join(p))
     };

@@ -261,3 +261,104 @@ fn bad_inputs_get_clear_errors() {
         .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
 }
+
+/// `--mode f16` on the built-in model: half the size, and close to f32 both computed in
+/// f32 from the f16 weights and (forced here, native on ARMv8.2) in f16 arithmetic.
+#[test]
+fn f16_mode_halves_the_model_and_stays_close_in_f16_arithmetic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f16");
+    let run = |extra_env: Option<&str>, out: &Path| {
+        let mut cmd = edgeclip_command();
+        if let Some(v) = extra_env {
+            cmd.env("EDGECLIP_F16_COMPUTE", v);
+        }
+        cmd.args([
+            "quantize",
+            "--mode",
+            "f16",
+            "--heldout-images",
+            "60",
+            "-o",
+            s(out),
+            "--json",
+        ]);
+        json(&cmd.output().unwrap())
+    };
+    let r = run(Some("1"), &out);
+    assert_eq!(r["mode"], "f16");
+    assert_eq!(r["f16_compute"], true);
+    assert_eq!(r["calibration_images"], 0);
+    for t in r["towers"].as_array().unwrap() {
+        let cos = t["cosine_mean"].as_f64().unwrap();
+        assert!(
+            cos >= 0.999,
+            "{} cosine {cos} in f16 arithmetic",
+            t["tower"]
+        );
+        let ratio = t["bytes_out"].as_f64().unwrap() / t["bytes_f32"].as_f64().unwrap();
+        assert!(
+            (0.45..0.6).contains(&ratio),
+            "{} only shrank to {ratio}",
+            t["tower"]
+        );
+        assert!(t["note"].as_str().unwrap().contains("stored as f16"), "{t}");
+    }
+    let z = &r["zero_shot"];
+    assert!(z["top1_agreement"].as_f64().unwrap() >= 0.98, "{z}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(manifest["precision"], "f16");
+    assert_eq!(manifest["quantization"]["mode"], "f16");
+
+    // The written model classifies like f32 in either arithmetic.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples");
+    let f32_acc = json(&edgeclip(&["eval", "--json"]))["accuracy"]
+        .as_f64()
+        .unwrap();
+    for compute in ["0", "1"] {
+        let mut cmd = edgeclip_command();
+        cmd.env("EDGECLIP_F16_COMPUTE", compute);
+        cmd.args(["eval", "--model", s(&out), "--data", s(&samples), "--json"]);
+        let acc = json(&cmd.output().unwrap())["accuracy"].as_f64().unwrap();
+        assert!(
+            f32_acc - acc <= 0.01,
+            "EDGECLIP_F16_COMPUTE={compute}: {f32_acc} -> {acc}"
+        );
+    }
+
+    // f16 models are not quantized again, --corrupt has nothing to calibrate, and a bad
+    // override is refused.
+    fails_with(
+        &[
+            "quantize",
+            "--model",
+            s(&out),
+            "--data",
+            s(&samples),
+            "-o",
+            s(&dir.path().join("x")),
+        ],
+        "already quantized",
+    );
+    fails_with(
+        &[
+            "quantize",
+            "--mode",
+            "f16",
+            "--corrupt",
+            "driving",
+            "-o",
+            s(&dir.path().join("y")),
+        ],
+        "f16 mode has no calibration",
+    );
+    let mut cmd = edgeclip_command();
+    cmd.env("EDGECLIP_F16_COMPUTE", "yes");
+    cmd.args(["eval", "--model", s(&out), "--data", s(&samples)]);
+    assert_clear_error(
+        &cmd.output().unwrap(),
+        "EDGECLIP_F16_COMPUTE must be 0 or 1",
+    );
+    assert!(!dir.path().join("x").exists() && !dir.path().join("y").exists());
+}

@@ -86,6 +86,64 @@ pub fn to_int8(file: &OnnxFile, layers: &[&Linear]) -> Result<OnnxFile> {
     Ok(out)
 }
 
+/// f32 initializers with fewer elements than this stay f32 in [`to_f16`]: scalars and
+/// small vectors (norm gains, scales) gain nothing in size and are where f16's 11-bit
+/// mantissa would cost the most.
+pub const F16_MIN_ELEMENTS: usize = 1024;
+
+/// Stores every f32 initializer of at least [`F16_MIN_ELEMENTS`] elements as f16, each
+/// read back through a `Cast` to f32 so the graph computes as before. tract folds the
+/// casts at load; a runtime that computes in f16 (edgeclip on ARMv8.2) converts the
+/// whole graph. Returns the rewritten model and how many initializers it converted.
+pub fn to_f16(file: &OnnxFile) -> Result<(OnnxFile, usize)> {
+    use tract_onnx::pb::attribute_proto::AttributeType;
+    use tract_onnx::pb::tensor_proto::DataType;
+    use tract_onnx::pb::AttributeProto;
+    if is_quantized(file) {
+        bail!("the model is already quantized");
+    }
+    let mut out = file.clone();
+    out.inline_external_data()?;
+    let mut casts = Vec::new();
+    let mut converted = Vec::new();
+    for t in &out.graph().initializer {
+        let elements: i64 = t.dims.iter().product();
+        if t.data_type != DataType::Float as i32 || (elements as usize) < F16_MIN_ELEMENTS {
+            continue;
+        }
+        let half_name = format!("{}.f16", t.name);
+        let values = out.f32_values(t)?;
+        let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
+        converted.push((t.name.clone(), onnx::f16_tensor(&half_name, &dims, &values)));
+        let mut cast = onnx::node(
+            &format!("{}.cast", t.name),
+            "Cast",
+            "",
+            &[&half_name],
+            &[&t.name],
+        );
+        cast.attribute.push(AttributeProto {
+            name: "to".into(),
+            r#type: AttributeType::Int as i32,
+            i: DataType::Float as i64,
+            ..Default::default()
+        });
+        casts.push(cast);
+    }
+    let count = converted.len();
+    let graph = out.model.graph.as_mut().expect("checked at read");
+    let names: HashSet<String> = converted.iter().map(|(n, _)| n.clone()).collect();
+    graph.initializer.retain(|t| !names.contains(&t.name));
+    graph
+        .initializer
+        .extend(converted.into_iter().map(|(_, t)| t));
+    // Casts first: ONNX wants nodes in topological order.
+    casts.append(&mut graph.node);
+    graph.node = casts;
+    out.set_metadata(METADATA_KEY, "f16");
+    Ok((out, count))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +207,34 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("already quantized"));
+    }
+
+    #[test]
+    fn f16_stores_large_initializers_as_half_behind_a_cast() {
+        let big: Vec<f32> = (0..F16_MIN_ELEMENTS).map(|i| i as f32 / 3.0).collect();
+        let mut f = two_layers();
+        let table = onnx::f32_tensor("e", &[4, F16_MIN_ELEMENTS / 4], &big);
+        f.model.graph.as_mut().unwrap().initializer.push(table);
+        let (h, n) = to_f16(&f).unwrap();
+        assert_eq!(n, 1);
+        let g = h.graph();
+        assert_eq!(g.node[0].op_type, "Cast");
+        assert_eq!(g.node[0].input, ["e.f16"]);
+        assert_eq!(g.node[0].output, ["e"]);
+        assert_eq!(g.node[0].attribute[0].i, 1);
+        let inits = h.initializers();
+        // The small weights stay f32.
+        assert!(!inits.contains_key("e") && ["w", "b", "v"].iter().all(|n| inits.contains_key(n)));
+        let half = inits["e.f16"];
+        assert_eq!(half.raw_data.len(), 2 * F16_MIN_ELEMENTS);
+        // Values round to the nearest f16.
+        let back = half::f16::from_le_bytes([half.raw_data[2 * 7], half.raw_data[2 * 7 + 1]]);
+        assert_eq!(back, half::f16::from_f32(7.0 / 3.0));
+        assert!(is_quantized(&h));
+        assert!(to_f16(&h)
+            .unwrap_err()
+            .to_string()
+            .contains("already quantized"));
+        assert!(to_int8(&h, &[]).is_err());
     }
 }

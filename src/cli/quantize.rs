@@ -1,5 +1,5 @@
-//! `edgeclip quantize`: write an int8 copy of a model directory, with the per-layer
-//! choices and the accuracy cost measured on calibration and held-out images.
+//! `edgeclip quantize`: write an int8 (or f16) copy of a model directory, with the
+//! per-layer choices and the accuracy cost measured on calibration and held-out images.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,9 @@ use anyhow::Result;
 use edgeclip::corrupt::Profile;
 use edgeclip::dataset::ImageSet;
 use edgeclip::model::ModelDir;
-use edgeclip::quantization::{quantize_model, QuantizeOptions, QuantizeReport, REPORT_FILE};
+use edgeclip::quantization::{
+    quantize_model, QuantMode, QuantizeOptions, QuantizeReport, REPORT_FILE,
+};
 
 /// Arguments of `edgeclip quantize`.
 #[derive(Debug, clap::Args)]
@@ -20,18 +22,25 @@ while the mean embedding cosine to f32 is under --target-cosine, the least robus
 the int8 layers moves back to f32. The report lists every layer's SQNR, outlier ratio and
 precision, and is saved as quantize-report.json in the new directory.
 
-int8 layers run on tract's integer matrix kernels (AVX-512 VNNI / AVX2 on x86, dot-product
-or NEON on ARM) with per-row activation scales computed at run time and per-column weight
-scales; the files use edgeclip's MatMulQ8 operator (domain ai.edgeclip), so only edgeclip
-loads them.
+int8 layers run on edgeclip's fused AVX-512 VNNI kernel on x86 CPUs that have it, else on
+tract's integer matrix kernels (AVX2 on x86, dot-product or NEON on ARM), with per-row
+activation scales computed at run time and per-column weight scales; the files use
+edgeclip's MatMulQ8 operator (domain ai.edgeclip), so only edgeclip loads them.
+
+--mode f16 stores every weight tensor of 1024 values or more as f16 (half the size) and needs
+no calibration. On CPUs with f16 arithmetic (ARMv8.2: Jetson Orin, Raspberry Pi 5) the model
+computes in f16; elsewhere in f32 from the f16 weights. EDGECLIP_F16_COMPUTE=1 forces f16
+arithmetic (emulated, slow) to measure its accuracy on any machine; the report's
+f16_compute says which ran.
 
 Examples:
   edgeclip quantize -o models/cache/default-int8          # built-in model and samples
   edgeclip quantize --model DIR --data photos/ --corrupt driving -o DIR-int8
   edgeclip quantize --model DIR --data photos/ --keep-f32 fc2,visual_projection -o OUT
+  edgeclip quantize --model DIR --data photos/ --mode f16 -o DIR-f16
 
 JSON (--json, and quantize-report.json): {\"format\": \"edgeclip-quantize/1\", \"source_model\",
-\"model\", \"mode\", \"calibration_images\", \"corrupt_profile\", \"min_sqnr_db\", \"target_cosine\",
+\"model\", \"mode\": int8|f16, \"f16_compute\", \"calibration_images\", \"corrupt_profile\", \"min_sqnr_db\", \"target_cosine\",
 \"towers\": [{\"tower\", \"bytes_f32\", \"bytes_out\", \"heldout\", \"cosine_mean\", \"cosine_min\",
 \"fallback_rounds\", \"layers\": [{\"name\", \"shape\", \"sqnr_db\", \"outlier_ratio\", \"precision\",
 \"reason\": quantized|low-sqnr|requested|cosine-target}]}],
@@ -86,6 +95,8 @@ pub struct Args {
 pub enum Mode {
     /// int8 weights and integer matrix products.
     Int8,
+    /// f16 weights; f16 arithmetic on ARMv8.2 CPUs.
+    F16,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -94,6 +105,10 @@ pub fn run(args: Args) -> Result<()> {
     let data = ImageSet::open(&data_path)?;
     let corrupt = args.corrupt.as_deref().map(Profile::load).transpose()?;
     let opts = QuantizeOptions {
+        mode: match args.mode {
+            Mode::Int8 => QuantMode::Int8,
+            Mode::F16 => QuantMode::F16,
+        },
         calibration_images: args.calibration_images,
         heldout_images: args.heldout_images,
         corrupt,
@@ -103,7 +118,6 @@ pub fn run(args: Args) -> Result<()> {
         threads: super::encoder_options(args.threads)?.threads,
         seed: args.seed,
     };
-    let Mode::Int8 = args.mode;
     let report = quantize_model(&dir, &args.out, &data, &opts)?;
     if args.json {
         return super::print_json(&report);
@@ -114,10 +128,15 @@ pub fn run(args: Args) -> Result<()> {
 
 fn print_report(r: &QuantizeReport, out: &std::path::Path) {
     println!(
-        "{} -> {} ({}), calibrated on {} images{}",
+        "{} -> {} ({}{}), calibrated on {} images{}",
         r.source_model,
         r.model,
         r.mode,
+        match (r.mode, r.f16_compute) {
+            ("f16", true) => ", checked in f16 arithmetic",
+            ("f16", false) => ", checked in f32 arithmetic from f16 weights",
+            _ => "",
+        },
         r.calibration_images,
         r.corrupt_profile
             .as_ref()

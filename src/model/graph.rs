@@ -12,7 +12,9 @@ use tract_onnx::tract_core::ops::konst::Const;
 use tract_onnx::tract_core::ops::Cost;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use super::manifest::{InputRole, InputSpec};
+use super::manifest::{InputRole, InputSpec, Precision};
+use tract_onnx::tract_core::floats::FloatPrecisionTranslator;
+use tract_onnx::tract_core::transform::ModelTransform;
 
 /// Figures gathered while loading, for `edgeclip info` and the benchmarks.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +27,8 @@ pub struct LoadStats {
     pub params: u64,
     /// Floating-point operations for one batch item (2 x multiply-adds).
     pub flops_per_item: u64,
+    /// Whether the plan computes in f16 (an f16 model on a CPU with f16 arithmetic).
+    pub f16_compute: bool,
 }
 
 /// A runnable encoder graph: tract plan plus what it needs fed.
@@ -54,6 +58,39 @@ pub struct GraphShape {
     pub seq: Option<usize>,
     /// Threads for the matrix products (1: the calling thread).
     pub threads: usize,
+    /// Compute in f16 (see [`f16_compute`]).
+    pub f16: bool,
+}
+
+/// Environment variable overriding where f16 models compute: `1` forces f16 arithmetic
+/// (emulated on CPUs without it: slow, for checking accuracy), `0` forces f32.
+pub const F16_COMPUTE_ENV: &str = "EDGECLIP_F16_COMPUTE";
+
+/// Whether an encoder stored in `precision` computes in f16 on this CPU: f16 models do
+/// where the CPU has f16 arithmetic (ARMv8.2 FP16: Jetson Orin, Raspberry Pi 5), and
+/// elsewhere compute in f32 from their f16 weights, unless [`F16_COMPUTE_ENV`] says.
+pub fn f16_compute(precision: Precision) -> Result<bool> {
+    if precision != Precision::F16 {
+        return Ok(false);
+    }
+    match std::env::var(F16_COMPUTE_ENV).as_deref() {
+        Ok("1") => Ok(true),
+        Ok("0") => Ok(false),
+        Ok(other) => bail!("{F16_COMPUTE_ENV} must be 0 or 1, got {other:?}"),
+        Err(_) => Ok(native_f16()),
+    }
+}
+
+/// Whether this CPU does f16 arithmetic natively (tract then runs its f16 kernels).
+pub fn native_f16() -> bool {
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("fp16")
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        false
+    }
 }
 
 fn check_onnx_file(path: &Path) -> Result<()> {
@@ -178,6 +215,19 @@ impl Graph {
             .map_err(|e| anyhow!("type inference failed: {e:#}"))?
             .into_decluttered()
             .map_err(|e| anyhow!("decluttering failed: {e:#}"))?;
+        let typed = if shape.f16 {
+            // Whole-graph f16; inputs and outputs become f16 too (run() casts to them).
+            let typed = FloatPrecisionTranslator::new(f32::datum_type(), f16::datum_type())
+                .transform_into(typed)
+                .and_then(|m| m.into_decluttered())
+                .map_err(|e| anyhow!("conversion to f16 failed: {e:#}"))?;
+            for (ix, input) in inputs.iter_mut().enumerate() {
+                input.1 = typed.input_fact(ix)?.datum_type;
+            }
+            typed
+        } else {
+            typed
+        };
         let (params, fma) = count_params_and_fma(&typed)?;
         let optimized = typed
             .into_optimized()
@@ -222,6 +272,7 @@ impl Graph {
                 optimize_ms,
                 params,
                 flops_per_item: 2 * fma / batch as u64,
+                f16_compute: shape.f16,
             },
             executor,
             recorded: (!taps.is_empty()).then(Default::default),

@@ -228,6 +228,7 @@ impl ImageEncoder {
                 threads: opts.threads,
                 image: Some([3, h, w]),
                 seq: Some(m.text.context_length as usize),
+                f16: graph::f16_compute(m.precision)?,
             },
         )
         .context("image encoder")?;
@@ -324,6 +325,7 @@ impl TextEncoder {
                 threads: opts.threads,
                 image: Some([3, h, w]),
                 seq: Some(tokenizer.context_length()),
+                f16: graph::f16_compute(m.precision)?,
             },
         )
         .context("text encoder")?;
