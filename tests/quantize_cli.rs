@@ -32,6 +32,22 @@ fn fails_with(args: &[&str], needle: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// Quantizing a quantized model directory is refused, and nothing is written.
+fn refuses_requantizing(model: &Path, out: &Path) {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples");
+    let args = [
+        "quantize",
+        "--model",
+        s(model),
+        "--data",
+        s(&samples),
+        "-o",
+        s(out),
+    ];
+    fails_with(&args, "already quantized");
+    assert!(!out.exists());
+}
+
 #[test]
 fn default_model_quantizes_within_its_accuracy_budget() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,18 +101,7 @@ fn default_model_quantizes_within_its_accuracy_budget() {
     assert!(a - b <= 0.01, "eval accuracy {a} -> {b}");
 
     // Quantizing the result again is refused, and the output is never overwritten.
-    fails_with(
-        &[
-            "quantize",
-            "--model",
-            s(&out),
-            "--data",
-            s(&samples),
-            "-o",
-            s(&dir.path().join("again")),
-        ],
-        "already quantized",
-    );
+    refuses_requantizing(&out, &dir.path().join("again"));
     fails_with(&["quantize", "-o", s(&out)], "already exists");
 }
 
@@ -329,18 +334,7 @@ fn f16_mode_halves_the_model_and_stays_close_in_f16_arithmetic() {
 
     // f16 models are not quantized again, --corrupt has nothing to calibrate, and a bad
     // override is refused.
-    fails_with(
-        &[
-            "quantize",
-            "--model",
-            s(&out),
-            "--data",
-            s(&samples),
-            "-o",
-            s(&dir.path().join("x")),
-        ],
-        "already quantized",
-    );
+    refuses_requantizing(&out, &dir.path().join("x"));
     fails_with(
         &[
             "quantize",
