@@ -29,8 +29,7 @@ use crate::zeroshot::head::Head;
 use crate::zeroshot::{ensemble_class_embeddings, templates};
 
 /// The precision `edgeclip quantize` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuantMode {
     /// int8 linear layers chosen by calibration (x86 VNNI, ARM SDOT / SMLAL).
     Int8,
@@ -39,13 +38,6 @@ pub enum QuantMode {
 }
 
 impl QuantMode {
-    fn as_str(self) -> &'static str {
-        match self {
-            QuantMode::Int8 => "int8",
-            QuantMode::F16 => "f16",
-        }
-    }
-
     fn precision(self) -> Precision {
         match self {
             QuantMode::Int8 => Precision::Int8,
@@ -263,10 +255,12 @@ pub fn quantize_model(
         opts.heldout_images,
         opts.seed,
     )?;
-    let calib_images = match opts.mode {
-        QuantMode::Int8 => load_images(&calib.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>())?,
+    let calib = match opts.mode {
+        QuantMode::Int8 => calib,
+        // f16 has nothing to calibrate; the split still keeps the held-out set the same.
         QuantMode::F16 => Vec::new(),
     };
+    let calib_images = load_images(&calib.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>())?;
     let heldout_images = load_images(&heldout.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>())?;
     let calib_images = augment(calib_images, opts.corrupt.as_ref(), opts.seed);
 
@@ -278,10 +272,6 @@ pub fn quantize_model(
         .file_name()
         .ok_or_else(|| anyhow!("{} is not a directory name", out.display()))?;
     let staging = tempfile_dir(parent, name)?;
-    let calib_count = match opts.mode {
-        QuantMode::Int8 => calib.len(),
-        QuantMode::F16 => 0,
-    };
     let result: Result<QuantizeReport> = (|| {
         copy_side_files(src, staging.path())?;
         let eopts = EncoderOptions {
@@ -310,15 +300,15 @@ pub fn quantize_model(
         )?;
 
         let mut manifest = m.clone();
-        manifest.name = format!("{}-{}", m.name, opts.mode.as_str());
+        manifest.name = format!("{}-{}", m.name, opts.mode.precision().as_str());
         manifest.precision = opts.mode.precision();
         // The text encoder changed, so a recorded fingerprint would be wrong.
         manifest.text.fingerprint = None;
         manifest.quantization = Some(QuantizationRecord {
-            mode: opts.mode.as_str().into(),
+            mode: opts.mode.precision().as_str().into(),
             tool: format!("edgeclip quantize {}", env!("CARGO_PKG_VERSION")),
             source: m.name.clone(),
-            calibration_images: calib_count,
+            calibration_images: calib.len(),
             corrupt_profile: opts.corrupt.as_ref().map(|p| p.name.clone()),
             int8_layers: [&image, &text].iter().map(|t| count(t, "int8")).sum(),
             f32_layers: [&image, &text].iter().map(|t| count(t, "f32")).sum(),
@@ -343,9 +333,9 @@ pub fn quantize_model(
             format: "edgeclip-quantize/1",
             source_model: m.name.clone(),
             model: manifest.name.clone(),
-            mode: opts.mode.as_str(),
+            mode: opts.mode.precision().as_str(),
             f16_compute: crate::model::graph::f16_compute(manifest.precision)?,
-            calibration_images: calib_count,
+            calibration_images: calib.len(),
             corrupt_profile: opts.corrupt.as_ref().map(|p| p.name.clone()),
             min_sqnr_db: opts.min_sqnr_db,
             target_cosine: opts.target_cosine,

@@ -27,8 +27,6 @@ pub struct LoadStats {
     pub params: u64,
     /// Floating-point operations for one batch item (2 x multiply-adds).
     pub flops_per_item: u64,
-    /// Whether the plan computes in f16 (an f16 model on a CPU with f16 arithmetic).
-    pub f16_compute: bool,
 }
 
 /// A runnable encoder graph: tract plan plus what it needs fed.
@@ -272,7 +270,6 @@ impl Graph {
                 optimize_ms,
                 params,
                 flops_per_item: 2 * fma / batch as u64,
-                f16_compute: shape.f16,
             },
             executor,
             recorded: (!taps.is_empty()).then(Default::default),
