@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the corruption engine at 224x224, one thread: every
 //! ImageNet-C corruption at severity 3, and the hot kernels on the scalar twin versus the
-//! SIMD path this CPU selects.
+//! vector instruction sets this CPU has.
 //!
 //! `cargo bench --bench corrupt`; `benches/compare_imagecorruptions.py` times the same
 //! corruptions against the Python reference side by side.
@@ -8,8 +8,12 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use edgeclip::corrupt::kernels::{self, Border, Isa};
+use edgeclip::corrupt::kernels::{self, Border};
 use edgeclip::corrupt::{corrupt, filters, Image, Profile, Rng, Severity};
+
+/// As in the binary: image buffers start on a cache line.
+#[global_allocator]
+static ALLOC: edgeclip::sysmem::CacheLineAlloc = edgeclip::sysmem::CacheLineAlloc;
 
 fn test_image() -> Image {
     let path = concat!(
@@ -41,13 +45,11 @@ fn imagenet_c(c: &mut Criterion) {
     group.finish();
 }
 
-/// Runs `f` once per available instruction set, named after it.
+/// Runs `f` once per available instruction set (scalar, and every vector set this CPU
+/// has, so AVX2 and AVX-512 can be compared on one machine), named after it.
 fn per_isa(c: &mut Criterion, group: &str, mut f: impl FnMut() + Clone) {
     let mut g = c.benchmark_group(group);
     for isa in kernels::available() {
-        if isa != Isa::Scalar && isa != kernels::detected() {
-            continue;
-        }
         let mut run = f.clone();
         g.bench_function(BenchmarkId::from_parameter(isa.name()), |b| {
             b.iter(|| kernels::with_isa(isa, &mut run).expect("available"))
@@ -72,6 +74,19 @@ fn kernels_vs_scalar(c: &mut Criterion) {
             Border::Nearest,
         ));
     });
+    // The same blur on a plane that starts on a cache line (what `CacheLineAlloc` gives)
+    // and on one 16 bytes in (what glibc's own alignment gives), side by side.
+    let mut g = c.benchmark_group("kernel-gaussian-blur-sigma3-224-start");
+    let mut buf = vec![0.0f32; n + 16];
+    for (name, at) in [("line-aligned", 0), ("16-bytes-in", 4)] {
+        buf[at..at + n].copy_from_slice(&plane);
+        let src = &buf[at..at + n];
+        assert_eq!((src.as_ptr() as usize).is_multiple_of(64), at == 0);
+        g.bench_function(name, |b| {
+            b.iter(|| filters::gaussian_blur_plane(src, 224, 224, 3.0, 3.0, 4.0, Border::Nearest))
+        });
+    }
+    g.finish();
     per_isa(c, "kernel-fill-normal-3x224x224", || {
         let mut v = vec![0.0f32; 3 * n];
         Rng::new(1, "bench").fill_normal(&mut v);

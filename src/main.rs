@@ -5,6 +5,10 @@ mod cli;
 
 use clap::Parser;
 
+/// Image buffers start on a cache line, so vector loads along their rows do not split.
+#[global_allocator]
+static ALLOC: edgeclip::sysmem::CacheLineAlloc = edgeclip::sysmem::CacheLineAlloc;
+
 fn main() {
     // Like other Unix filters, stop quietly when the reader goes away (`edgeclip ... | head`)
     // instead of panicking on a failed write to stdout.
