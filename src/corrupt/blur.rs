@@ -24,8 +24,8 @@ pub const ALL: &[&dyn Corruption] = &[
 /// `cv2.filter2D` (reflect-101 borders).
 ///
 /// Instead of 29 to 425 taps per pixel the kernel is applied as its parts: the flat
-/// disk (one run of equal taps per row: nested horizontal box sums of the last 2r + 1
-/// rows, summed down in registers), then the small separable Gaussian, then a sparse
+/// disk (one run of equal taps per column: nested vertical box sums of the 2r + 1 rows
+/// around a row, summed along it), then the small separable Gaussian, then a sparse
 /// correction for the mass the
 /// reference's reflect-101 anti-aliasing folds back at the kernel's edge (radius 8 and
 /// 10 only; 48 and 56 taps). Gaussian taps below 1e-7 of the centre (the 1e-22 fringe of
@@ -226,6 +226,13 @@ impl DiskPlan {
     }
 
     /// Filters the `w x h` `plane` into `out`.
+    ///
+    /// The disk is symmetric in x and y, so it is summed columns first: for each disk
+    /// row, the nested vertical box sums of the 2r + 1 source rows around it (one per
+    /// distinct half-height, all in registers), then, along the row, the sum of 2r + 1
+    /// shifted ones (column dx reads the half-height of its run). Everything a row needs
+    /// stays in L1; summing rows first instead kept a ring of every row's box sums, too
+    /// big for it.
     fn apply_into(&self, plane: &[f32], w: usize, h: usize, out: &mut [f32]) {
         assert!(plane.len() == w * h && out.len() == w * h);
         if w == 0 || h == 0 {
@@ -236,16 +243,22 @@ impl DiskPlan {
         let gr = gl / 2;
         let pad = half + gr;
         // The disk over the frame grown by the Gaussian's reach: row yy, column xx of it
-        // sits at image (xx - gr, yy - gr), i.e. (xx + half, yy + half) of the image
-        // padded by `pad`, and sums padded row yy + half + dy over |dx| <= runs[dy + r]
-        // for |dy| <= r.
+        // is centred on image (xx - gr, yy - gr).
         let (dw, dh) = (w + 2 * gr, h + 2 * gr);
-        let span = 2 * r + 1;
-        let slot = self.levels.len() * dw;
-        // The nested box sums of the last `span` padded rows, ring-buffered by row.
-        let mut ring = vec![0.0f32; span * slot];
-        let mut padded_row = Vec::with_capacity(w + 2 * pad);
-        let mut next = half - r;
+        let nl = self.levels.len();
+        // Each level's column sums, mirrored out by r + gr so that disk column xx and
+        // offset dx (0..=2r) read index xx + dx.
+        let lp = r + gr;
+        let lw = w + 2 * lp;
+        let mut levels = vec![0.0f32; nl * lw];
+        // Where each margin sample of a level row is mirrored from.
+        let margin: Vec<(usize, usize)> = (1..=lp)
+            .flat_map(|i| {
+                let left = Border::Mirror.index(-(i as isize), w).unwrap_or(0);
+                let right = Border::Mirror.index((w - 1 + i) as isize, w).unwrap_or(0);
+                [(lp - i, lp + left), (lp + w - 1 + i, lp + right)]
+            })
+            .collect();
         let mut disk = vec![0.0f32; dw];
         // The last `gl` disk rows, each blurred horizontally by the Gaussian.
         let mut rows = vec![0.0f32; gl * w];
@@ -258,42 +271,30 @@ impl DiskPlan {
             kernels::pad_plane(plane, w, h, pad, pad, Border::Mirror)
         };
         let pw = w + 2 * pad;
-        // Ring slots count up with wrap-around instead of divisions: `next_slot` is padded
-        // row `next`'s, `base` that of the first row the current disk row reads, `g0`
-        // the slot in `rows` of the oldest row the vertical Gaussian reads.
+        let mut cols: Vec<&[f32]> = Vec::with_capacity(2 * r + 1);
         let wrap = |i: usize, n: usize| if i + 1 == n { 0 } else { i + 1 };
-        let (mut next_slot, mut base, mut g0) = (0, 0, 0);
-        let mut g_slot = 0;
+        // `g_slot` is where the next Gaussian-blurred disk row goes, `g0` the slot of the
+        // oldest row the vertical Gaussian reads.
+        let (mut g_slot, mut g0) = (0, 0);
         for yy in 0..dh {
-            while next <= yy + half + r {
-                let j = Border::Mirror
-                    .index(next as isize - pad as isize, h)
-                    .unwrap_or(0);
-                kernels::scalar::pad_row(
-                    &plane[j * w..(j + 1) * w],
-                    pad,
-                    Border::Mirror,
-                    &mut padded_row,
-                );
-                kernels::box_sums(
-                    &padded_row,
-                    half,
-                    &self.levels,
-                    &mut ring[next_slot * slot..(next_slot + 1) * slot],
-                    dw,
-                    dw,
-                );
-                next += 1;
-                next_slot = wrap(next_slot, span);
+            let y = yy as isize - gr as isize;
+            cols.clear();
+            cols.extend((-(r as isize)..=r as isize).map(|dy| {
+                let j = Border::Mirror.index(y + dy, h).unwrap_or(0);
+                &plane[j * w..(j + 1) * w]
+            }));
+            kernels::nested_col_sums(&cols, &self.levels, &mut levels[lp..], lw, w);
+            for row in levels.chunks_exact_mut(lw) {
+                for &(to, from) in &margin {
+                    row[to] = row[from];
+                }
             }
-            let mut srcs: Vec<&[f32]> = Vec::with_capacity(span);
-            let mut at = base;
-            for &lev in &self.level_of {
-                let start = at * slot + lev * dw;
-                srcs.push(&ring[start..start + dw]);
-                at = wrap(at, span);
-            }
-            base = wrap(base, span);
+            let srcs: Vec<&[f32]> = self
+                .level_of
+                .iter()
+                .enumerate()
+                .map(|(dx, &lev)| &levels[lev * lw + dx..lev * lw + dx + dw])
+                .collect();
             let dst = &mut rows[g_slot * w..(g_slot + 1) * w];
             g_slot = wrap(g_slot, gl);
             if gl == 1 {

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 pub enum Isa {
     /// Plain Rust loops.
     Scalar,
-    /// x86_64 AVX2 (8 lanes).
+    /// x86_64 AVX2 with FMA (8 lanes).
     Avx2,
     /// x86_64 AVX-512F (16 lanes).
     Avx512,
@@ -52,12 +52,13 @@ pub fn available() -> Vec<Isa> {
     let mut v = vec![Isa::Scalar];
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
+        // Every AVX2 CPU but a few early VIA parts has FMA; the kernels need both.
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        if avx2 {
             v.push(Isa::Avx2);
         }
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx2")
-        {
+        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
             v.push(Isa::Avx512);
         }
     }
@@ -317,6 +318,29 @@ pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride
     dispatch!(box_sums(row, c, levels, out, stride, n))
 }
 
+/// [`box_sums`] down columns: `rows` holds 2t + 1 rows centred on `rows[t]`, and
+/// `out[j * stride + x]` gets `s_levels[j]` with `s_0 = rows[t][x]`,
+/// `s_a = s_(a-1) + (rows[t - a][x] + rows[t + a][x])`, for `x < n`. `levels` must be
+/// strictly ascending and end at most at t.
+pub fn nested_col_sums(
+    rows: &[&[f32]],
+    levels: &[usize],
+    out: &mut [f32],
+    stride: usize,
+    n: usize,
+) {
+    let Some(&top) = levels.last() else {
+        return;
+    };
+    assert!(levels.windows(2).all(|p| p[0] < p[1]) && rows.len() % 2 == 1);
+    assert!(top <= rows.len() / 2 && rows.iter().all(|r| r.len() >= n) && n <= stride);
+    assert!(out.len() >= (levels.len() - 1) * stride + n);
+    if n == 0 {
+        return;
+    }
+    dispatch!(nested_col_sums(rows, levels, out, stride, n))
+}
+
 /// `out[x] = sum_t k[t] * padded[x + t]` (one row of a correlation).
 pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
     assert!(!k.is_empty() && padded.len() + 1 >= out.len() + k.len());
@@ -398,6 +422,15 @@ pub fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
     dispatch!(weighted_rows_sym(rows, kh, out))
 }
 
+/// Two consecutive output rows of [`weighted_rows_sym`]: `rows` holds 2r + 2 rows,
+/// `out0` is centred on `rows[r]` and `out1` on `rows[r + 1]`. Each input row loaded
+/// serves both outputs; the bits are those of two single-row calls.
+pub fn weighted_rows_sym2(rows: &[&[f32]], kh: &[f32], out0: &mut [f32], out1: &mut [f32]) {
+    assert!(!kh.is_empty() && rows.len() == 2 * kh.len() && out0.len() == out1.len());
+    assert!(rows.iter().all(|r| r.len() >= out0.len()));
+    dispatch!(weighted_rows_sym2(rows, kh, out0, out1))
+}
+
 /// Horizontal correlation of each row with an odd-length kernel; a symmetric kernel is
 /// applied folded (see [`convolve_padded_row_sym`]), which rounds differently from the
 /// tap-by-tap sum.
@@ -432,11 +465,28 @@ pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32]
             None => &fill_row[..],
         })
         .collect();
-    for (y, out) in dst.chunks_exact_mut(w.max(1)).enumerate() {
+    if w == 0 {
+        return;
+    }
+    let mut pairs = dst.chunks_exact_mut(2 * w);
+    let mut y = 0;
+    for pair in pairs.by_ref() {
+        let (out0, out1) = pair.split_at_mut(w);
+        match half {
+            Some(kh) => weighted_rows_sym2(&rows[y..y + k.len() + 1], kh, out0, out1),
+            None => {
+                weighted_rows(&rows[y..y + k.len()], k, out0);
+                weighted_rows(&rows[y + 1..y + 1 + k.len()], k, out1);
+            }
+        }
+        y += 2;
+    }
+    let last = pairs.into_remainder();
+    if !last.is_empty() {
         let window = &rows[y..y + k.len()];
         match half {
-            Some(kh) => weighted_rows_sym(window, kh, out),
-            None => weighted_rows(window, k, out),
+            Some(kh) => weighted_rows_sym(window, kh, last),
+            None => weighted_rows(window, k, last),
         }
     }
 }
@@ -958,6 +1008,58 @@ mod tests {
                 assert!(out[j * stride + n..(j + 1) * stride]
                     .iter()
                     .all(|&v| v == 7.0));
+            }
+        }
+    }
+
+    #[test]
+    fn nested_col_sums_agree_and_sum_the_columns() {
+        let src = data(60 * 13, 29);
+        let rows: Vec<&[f32]> = src.chunks(60).collect();
+        for (levels, n) in [
+            (vec![0usize, 3, 4, 5, 6], 60usize),
+            (vec![2, 5], 37),
+            (vec![0], 5),
+            (vec![1, 6], 17),
+            (vec![6], 0),
+        ] {
+            let stride = n + 3;
+            same_on_every_isa("nested_col_sums", || {
+                let mut out = vec![7.0; levels.len() * stride];
+                nested_col_sums(&rows, &levels, &mut out, stride, n);
+                bits(&out)
+            });
+            let mut out = vec![7.0; levels.len() * stride];
+            nested_col_sums(&rows, &levels, &mut out, stride, n);
+            for (j, &a) in levels.iter().enumerate() {
+                for x in 0..n {
+                    let want: f32 = (6 - a..=6 + a).map(|i| rows[i][x]).sum();
+                    assert!((out[j * stride + x] - want).abs() < 1e-5);
+                }
+                assert!(out[j * stride + n..(j + 1) * stride]
+                    .iter()
+                    .all(|&v| v == 7.0));
+            }
+        }
+    }
+
+    #[test]
+    fn paired_rows_give_the_bits_of_single_rows() {
+        let src = data(70 * 12, 30);
+        for n in [0, 1, 7, 8, 16, 31, 33, 64, 70] {
+            let rows: Vec<&[f32]> = src.chunks(70).map(|r| &r[..n]).collect();
+            for kh in [&[0.5f32, 0.25][..], &[0.3, 0.2, 0.1, 0.05, 0.025, 0.0125]] {
+                let window = &rows[..2 * kh.len()];
+                let pair = || {
+                    let (mut a, mut b) = (vec![9.0; n], vec![9.0; n]);
+                    weighted_rows_sym2(window, kh, &mut a, &mut b);
+                    (bits(&a), bits(&b))
+                };
+                same_on_every_isa("weighted_rows_sym2", pair);
+                let (mut a, mut b) = (vec![9.0; n], vec![9.0; n]);
+                weighted_rows_sym(&window[..window.len() - 1], kh, &mut a);
+                weighted_rows_sym(&window[1..], kh, &mut b);
+                assert_eq!(pair(), (bits(&a), bits(&b)), "n = {n}, {} taps", kh.len());
             }
         }
     }

@@ -46,6 +46,11 @@ impl Simd for Neon {
     }
     #[inline]
     #[target_feature(enable = "neon")]
+    unsafe fn fma(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+        vfmaq_f32(c, a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
     unsafe fn div(a: float32x4_t, b: float32x4_t) -> float32x4_t {
         vdivq_f32(a, b)
     }
@@ -276,6 +281,20 @@ pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
 #[target_feature(enable = "neon")]
 pub unsafe fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
     simd::weighted_rows_sym::<Neon>(rows, kh, out)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn weighted_rows_sym2(rows: &[&[f32]], kh: &[f32], out0: &mut [f32], out1: &mut [f32]) {
+    simd::weighted_rows_sym2::<Neon>(rows, kh, out0, out1)
+}
+#[target_feature(enable = "neon")]
+pub unsafe fn nested_col_sums(
+    rows: &[&[f32]],
+    levels: &[usize],
+    out: &mut [f32],
+    stride: usize,
+    n: usize,
+) {
+    simd::nested_col_sums::<Neon>(rows, levels, out, stride, n)
 }
 #[target_feature(enable = "neon")]
 pub unsafe fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {

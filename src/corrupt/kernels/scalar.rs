@@ -110,6 +110,33 @@ pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride
     }
 }
 
+/// [`box_sums`] down columns: `rows` holds 2t + 1 rows centred on `rows[t]`,
+/// `s_0 = rows[t][x]`, `s_a = s_(a-1) + (rows[t - a][x] + rows[t + a][x])`, and
+/// `out[j * stride + x] = s_levels[j]` for `x < n` (levels ascending, at most t).
+pub fn nested_col_sums(
+    rows: &[&[f32]],
+    levels: &[usize],
+    out: &mut [f32],
+    stride: usize,
+    n: usize,
+) {
+    let t = rows.len() / 2;
+    let top = levels.last().copied().unwrap_or(0);
+    for x in 0..n {
+        let mut s = rows[t][x];
+        let mut j = 0;
+        for a in 0..=top {
+            if a > 0 {
+                s += rows[t - a][x] + rows[t + a][x];
+            }
+            if j < levels.len() && levels[j] == a {
+                out[j * stride + x] = s;
+                j += 1;
+            }
+        }
+    }
+}
+
 /// `acc[i] += row[idx[i]] + frac[i] * (row[idx[i] + 1] - row[idx[i]])`.
 pub fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f32]) {
     for ((o, &i), &f) in acc.iter_mut().zip(idx).zip(frac) {
@@ -293,14 +320,15 @@ pub fn convolve_padded_row(padded: &[f32], k: &[f32], out: &mut [f32]) {
 }
 
 /// A symmetric kernel `kh[r] .. kh[1] kh[0] kh[1] .. kh[r]` (r = kh.len() - 1) folded:
-/// `out[x] = kh[0] * c + kh[1] * (c[-1] + c[1]) + ...` with c = `padded[x + r]`.
+/// `out[x] = kh[0] * c + kh[1] * (c[-1] + c[1]) + ...` with c = `padded[x + r]`, each
+/// term fused into the sum (one rounding per tap pair, and what FMA units do fastest).
 pub fn convolve_padded_row_sym(padded: &[f32], kh: &[f32], out: &mut [f32]) {
     let r = kh.len() - 1;
     for (x, o) in out.iter_mut().enumerate() {
         let c = x + r;
         let mut acc = kh[0] * padded[c];
         for (d, &kt) in kh.iter().enumerate().skip(1) {
-            acc += kt * (padded[c - d] + padded[c + d]);
+            acc = kt.mul_add(padded[c - d] + padded[c + d], acc);
         }
         *o = acc;
     }
@@ -313,10 +341,17 @@ pub fn weighted_rows_sym(rows: &[&[f32]], kh: &[f32], out: &mut [f32]) {
     for (x, o) in out.iter_mut().enumerate() {
         let mut acc = kh[0] * rows[r][x];
         for (d, &kt) in kh.iter().enumerate().skip(1) {
-            acc += kt * (rows[r - d][x] + rows[r + d][x]);
+            acc = kt.mul_add(rows[r - d][x] + rows[r + d][x], acc);
         }
         *o = acc;
     }
+}
+
+/// Two output rows of [`weighted_rows_sym`] from 2r + 2 rows (the vector paths share
+/// loads between them; the bits are the same).
+pub fn weighted_rows_sym2(rows: &[&[f32]], kh: &[f32], out0: &mut [f32], out1: &mut [f32]) {
+    weighted_rows_sym(&rows[..rows.len() - 1], kh, out0);
+    weighted_rows_sym(&rows[1..], kh, out1);
 }
 
 /// Vertical correlation, straight from the definition.

@@ -21,6 +21,8 @@ pub(super) trait Simd: Copy {
     unsafe fn add(a: Self::F, b: Self::F) -> Self::F;
     unsafe fn sub(a: Self::F, b: Self::F) -> Self::F;
     unsafe fn mul(a: Self::F, b: Self::F) -> Self::F;
+    /// `a * b + c` with one rounding (the scalar twins use `f32::mul_add`).
+    unsafe fn fma(a: Self::F, b: Self::F, c: Self::F) -> Self::F;
     unsafe fn div(a: Self::F, b: Self::F) -> Self::F;
     unsafe fn min(a: Self::F, b: Self::F) -> Self::F;
     unsafe fn max(a: Self::F, b: Self::F) -> Self::F;
@@ -361,7 +363,8 @@ pub(super) unsafe fn weighted_rows<S: Simd>(rows: &[&[f32]], k: &[f32], out: &mu
     }
 }
 
-/// `kh[0] * rows[r] + kh[1] * (rows[r - 1] + rows[r + 1]) + ...` with r = kh.len() - 1.
+/// `kh[0] * rows[r] + kh[1] * (rows[r - 1] + rows[r + 1]) + ...` with r = kh.len() - 1,
+/// each pair added, then fused into the sum.
 #[inline(always)]
 unsafe fn weighted_rows_sym_at<S: Simd, const V: usize>(
     rows: &[&[f32]],
@@ -380,10 +383,7 @@ unsafe fn weighted_rows_sym_at<S: Simd, const V: usize>(
         let (lo, hi) = (rows[r - d].as_ptr().add(x), rows[r + d].as_ptr().add(x));
         for (j, aj) in a.iter_mut().enumerate() {
             let o = j * S::LANES;
-            *aj = S::add(
-                *aj,
-                S::mul(kv, S::add(S::load(lo.add(o)), S::load(hi.add(o)))),
-            );
+            *aj = S::fma(kv, S::add(S::load(lo.add(o)), S::load(hi.add(o))), *aj);
         }
     }
     a
@@ -401,6 +401,80 @@ pub(super) unsafe fn weighted_rows_sym<S: Simd>(rows: &[&[f32]], kh: &[f32], out
     if x < n {
         let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
         scalar::weighted_rows_sym(&tails, kh, &mut out[x..]);
+    }
+}
+
+/// [`weighted_rows_sym_at`] for two consecutive output rows (centres `rows[r]` and
+/// `rows[r + 1]`) at once: each row loaded serves both, halving the loads per output.
+#[inline(always)]
+unsafe fn weighted_rows_sym2_at<S: Simd, const V: usize>(
+    rows: &[&[f32]],
+    kh: &[f32],
+    x: usize,
+) -> ([S::F; V], [S::F; V]) {
+    let r = kh.len() - 1;
+    let k0 = S::splat(kh[0]);
+    let (c0, c1) = (rows[r].as_ptr().add(x), rows[r + 1].as_ptr().add(x));
+    let mut a0 = [S::splat(0.0); V];
+    let mut a1 = [S::splat(0.0); V];
+    // Row r - d + 1 (the upper partner of output 1) and row r + d (the lower partner of
+    // output 0), carried from the step before.
+    let mut up = [S::splat(0.0); V];
+    let mut down = [S::splat(0.0); V];
+    for j in 0..V {
+        let o = j * S::LANES;
+        up[j] = S::load(c0.add(o));
+        down[j] = S::load(c1.add(o));
+        a0[j] = S::mul(k0, up[j]);
+        a1[j] = S::mul(k0, down[j]);
+    }
+    for (d, &kt) in kh.iter().enumerate().skip(1) {
+        let kv = S::splat(kt);
+        let (lo, hi) = (rows[r - d].as_ptr().add(x), rows[r + 1 + d].as_ptr().add(x));
+        for j in 0..V {
+            let o = j * S::LANES;
+            let (l, h) = (S::load(lo.add(o)), S::load(hi.add(o)));
+            a0[j] = S::fma(kv, S::add(l, down[j]), a0[j]);
+            a1[j] = S::fma(kv, S::add(up[j], h), a1[j]);
+            up[j] = l;
+            down[j] = h;
+        }
+    }
+    (a0, a1)
+}
+
+/// Two output rows of [`weighted_rows_sym`]: `rows` holds 2r + 2 rows, `out0` is
+/// centred on `rows[r]`, `out1` on `rows[r + 1]`; the bits are those of two single calls.
+#[inline(always)]
+pub(super) unsafe fn weighted_rows_sym2<S: Simd>(
+    rows: &[&[f32]],
+    kh: &[f32],
+    out0: &mut [f32],
+    out1: &mut [f32],
+) {
+    let (n, r) = (out0.len(), kh.len() - 1);
+    let (p0, p1) = (out0.as_mut_ptr(), out1.as_mut_ptr());
+    let mut x = 0;
+    while x < n && n >= 4 * S::LANES {
+        x = x.min(n - 4 * S::LANES);
+        let (v0, v1) = weighted_rows_sym2_at::<S, 4>(rows, kh, x);
+        for j in 0..4 {
+            S::store(p0.add(x + j * S::LANES), v0[j]);
+            S::store(p1.add(x + j * S::LANES), v1[j]);
+        }
+        x += 4 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        x = x.min(n - S::LANES);
+        let (v0, v1) = weighted_rows_sym2_at::<S, 1>(rows, kh, x);
+        S::store(p0.add(x), v0[0]);
+        S::store(p1.add(x), v1[0]);
+        x += S::LANES;
+    }
+    if x < n {
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::weighted_rows_sym(&tails[..2 * r + 1], kh, &mut out0[x..]);
+        scalar::weighted_rows_sym(&tails[1..], kh, &mut out1[x..]);
     }
 }
 
@@ -466,10 +540,7 @@ unsafe fn convolve_padded_row_sym_at<S: Simd, const V: usize>(
         let kv = S::splat(kt);
         for (j, aj) in a.iter_mut().enumerate() {
             let c = centre.add(j * S::LANES);
-            *aj = S::add(
-                *aj,
-                S::mul(kv, S::add(S::load(c.sub(d)), S::load(c.add(d)))),
-            );
+            *aj = S::fma(kv, S::add(S::load(c.sub(d)), S::load(c.add(d))), *aj);
         }
     }
     a
@@ -684,6 +755,66 @@ pub(super) unsafe fn lerp_taps_acc<S: Simd>(
 
 /// The vector twin of `scalar::box_sums`, two vectors at a time so that the two running
 /// sums overlap their add latency.
+/// `V` vectors of [`nested_col_sums`] from column x: independent chains, so the adds
+/// overlap instead of waiting on each other.
+#[inline(always)]
+unsafe fn nested_col_sums_at<S: Simd, const V: usize>(
+    rows: &[&[f32]],
+    levels: &[usize],
+    po: *mut f32,
+    stride: usize,
+    x: usize,
+) {
+    let t = rows.len() / 2;
+    let mut s = [S::splat(0.0); V];
+    for (i, si) in s.iter_mut().enumerate() {
+        *si = S::load(rows[t].as_ptr().add(x + i * S::LANES));
+    }
+    let mut j = 0;
+    for a in 0..=levels[levels.len() - 1] {
+        if a > 0 {
+            let (lo, hi) = (rows[t - a].as_ptr().add(x), rows[t + a].as_ptr().add(x));
+            for (i, si) in s.iter_mut().enumerate() {
+                let o = i * S::LANES;
+                *si = S::add(*si, S::add(S::load(lo.add(o)), S::load(hi.add(o))));
+            }
+        }
+        if levels[j] == a {
+            for (i, &si) in s.iter().enumerate() {
+                S::store(po.add(j * stride + x + i * S::LANES), si);
+            }
+            j += 1;
+        }
+    }
+}
+
+#[inline(always)]
+pub(super) unsafe fn nested_col_sums<S: Simd>(
+    rows: &[&[f32]],
+    levels: &[usize],
+    out: &mut [f32],
+    stride: usize,
+    n: usize,
+) {
+    let po = out.as_mut_ptr();
+    let mut x = 0;
+    // The last block may overlap the one before: outputs depend only on inputs.
+    while x < n && n >= 4 * S::LANES {
+        x = x.min(n - 4 * S::LANES);
+        nested_col_sums_at::<S, 4>(rows, levels, po, stride, x);
+        x += 4 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        x = x.min(n - S::LANES);
+        nested_col_sums_at::<S, 1>(rows, levels, po, stride, x);
+        x += S::LANES;
+    }
+    if x < n {
+        let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
+        scalar::nested_col_sums(&tails, levels, &mut out[x..], stride, n - x);
+    }
+}
+
 #[inline(always)]
 pub(super) unsafe fn box_sums<S: Simd>(
     row: &[f32],
