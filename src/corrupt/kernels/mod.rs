@@ -303,22 +303,8 @@ pub fn lerp_taps_acc(row: &[f32], taps: &LerpTaps, acc: &mut [f32]) {
     dispatch!(lerp_taps_acc(row, &taps.idx, &taps.frac, acc))
 }
 
-/// Nested centred box sums of one row: `s_0 = row[c + x]`,
-/// `s_a = s_(a-1) + (row[c + x - a] + row[c + x + a])`, and `out[j * stride + x]` gets
-/// `s_levels[j]` for `x < n`. `levels` must be strictly ascending.
-pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride: usize, n: usize) {
-    let Some(&top) = levels.last() else {
-        return;
-    };
-    assert!(levels.windows(2).all(|p| p[0] < p[1]) && c >= top && n <= stride);
-    assert!(row.len() >= c + n + top && out.len() >= (levels.len() - 1) * stride + n);
-    if n == 0 {
-        return;
-    }
-    dispatch!(box_sums(row, c, levels, out, stride, n))
-}
-
-/// [`box_sums`] down columns: `rows` holds 2t + 1 rows centred on `rows[t]`, and
+/// Nested centred column sums (the disk of defocus blur, one half-height per level):
+/// `rows` holds 2t + 1 rows centred on `rows[t]`, and
 /// `out[j * stride + x]` gets `s_levels[j]` with `s_0 = rows[t][x]`,
 /// `s_a = s_(a-1) + (rows[t - a][x] + rows[t + a][x])`, for `x < n`. `levels` must be
 /// strictly ascending and end at most at t.
@@ -979,35 +965,6 @@ mod tests {
                 let want = 5000 + dy as i64 * 224 + dx as i64 - j as i64;
                 assert_eq!(idx[j] as i64, want);
                 assert!((0.0..6.0).contains(&dx) && (0.0..6.0).contains(&dy));
-            }
-        }
-    }
-
-    #[test]
-    fn box_sums_agree() {
-        let row = data(200, 20);
-        for (c, levels, n) in [
-            (10usize, vec![0usize, 3, 4, 5, 6], 150usize),
-            (10, vec![2, 9, 10], 37),
-            (4, vec![0], 5),
-            (12, vec![1, 4, 6, 7, 8, 9, 10, 12], 176),
-        ] {
-            let stride = n + 3;
-            same_on_every_isa("box_sums", || {
-                let mut out = vec![7.0; levels.len() * stride];
-                box_sums(&row, c, &levels, &mut out, stride, n);
-                bits(&out)
-            });
-            let mut out = vec![7.0; levels.len() * stride];
-            box_sums(&row, c, &levels, &mut out, stride, n);
-            for (j, &a) in levels.iter().enumerate() {
-                for x in 0..n {
-                    let want: f32 = (c + x - a..=c + x + a).map(|i| row[i]).sum();
-                    assert!((out[j * stride + x] - want).abs() < 1e-5);
-                }
-                assert!(out[j * stride + n..(j + 1) * stride]
-                    .iter()
-                    .all(|&v| v == 7.0));
             }
         }
     }

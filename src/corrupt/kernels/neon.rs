@@ -264,17 +264,6 @@ pub unsafe fn lerp_taps_acc(row: &[f32], idx: &[u32], frac: &[f32], acc: &mut [f
     simd::lerp_taps_acc::<Neon>(row, idx, frac, acc)
 }
 #[target_feature(enable = "neon")]
-pub unsafe fn box_sums(
-    row: &[f32],
-    c: usize,
-    levels: &[usize],
-    out: &mut [f32],
-    stride: usize,
-    n: usize,
-) {
-    simd::box_sums::<Neon>(row, c, levels, out, stride, n)
-}
-#[target_feature(enable = "neon")]
 pub unsafe fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
     simd::sum_rows::<Neon>(rows, out)
 }

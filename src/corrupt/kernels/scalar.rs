@@ -90,27 +90,7 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32, out: &mut [f32]) {
     }
 }
 
-/// Nested centred box sums: with `s_0 = row[c + x]` and
-/// `s_a = s_(a-1) + (row[c + x - a] + row[c + x + a])`, `out[j * stride + x] = s_levels[j]`
-/// for `x < n` (levels ascending).
-pub fn box_sums(row: &[f32], c: usize, levels: &[usize], out: &mut [f32], stride: usize, n: usize) {
-    let top = levels.last().copied().unwrap_or(0);
-    for x in 0..n {
-        let mut s = row[c + x];
-        let mut j = 0;
-        for a in 0..=top {
-            if a > 0 {
-                s += row[c + x - a] + row[c + x + a];
-            }
-            if j < levels.len() && levels[j] == a {
-                out[j * stride + x] = s;
-                j += 1;
-            }
-        }
-    }
-}
-
-/// [`box_sums`] down columns: `rows` holds 2t + 1 rows centred on `rows[t]`,
+/// Nested centred column sums: `rows` holds 2t + 1 rows centred on `rows[t]`,
 /// `s_0 = rows[t][x]`, `s_a = s_(a-1) + (rows[t - a][x] + rows[t + a][x])`, and
 /// `out[j * stride + x] = s_levels[j]` for `x < n` (levels ascending, at most t).
 pub fn nested_col_sums(

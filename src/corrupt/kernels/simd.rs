@@ -753,8 +753,6 @@ pub(super) unsafe fn lerp_taps_acc<S: Simd>(
     scalar::lerp_taps_acc(row, &idx[i..n], &frac[i..n], &mut acc[i..n]);
 }
 
-/// The vector twin of `scalar::box_sums`, two vectors at a time so that the two running
-/// sums overlap their add latency.
 /// `V` vectors of [`nested_col_sums`] from column x: independent chains, so the adds
 /// overlap instead of waiting on each other.
 #[inline(always)]
@@ -812,60 +810,6 @@ pub(super) unsafe fn nested_col_sums<S: Simd>(
     if x < n {
         let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
         scalar::nested_col_sums(&tails, levels, &mut out[x..], stride, n - x);
-    }
-}
-
-#[inline(always)]
-pub(super) unsafe fn box_sums<S: Simd>(
-    row: &[f32],
-    c: usize,
-    levels: &[usize],
-    out: &mut [f32],
-    stride: usize,
-    n: usize,
-) {
-    let top = levels.last().copied().unwrap_or(0);
-    let pr = row.as_ptr().add(c);
-    let po = out.as_mut_ptr();
-    let mut x = 0;
-    while x + 2 * S::LANES <= n {
-        let p = pr.add(x);
-        let mut s0 = S::load(p);
-        let mut s1 = S::load(p.add(S::LANES));
-        let mut j = 0;
-        for a in 0..=top {
-            if a > 0 {
-                s0 = S::add(s0, S::add(S::load(p.sub(a)), S::load(p.add(a))));
-                let q = p.add(S::LANES);
-                s1 = S::add(s1, S::add(S::load(q.sub(a)), S::load(q.add(a))));
-            }
-            if j < levels.len() && levels[j] == a {
-                S::store(po.add(j * stride + x), s0);
-                S::store(po.add(j * stride + x + S::LANES), s1);
-                j += 1;
-            }
-        }
-        x += 2 * S::LANES;
-    }
-    while x < n && n >= S::LANES {
-        // The last vector may overlap the one before: outputs are independent.
-        x = x.min(n - S::LANES);
-        let p = pr.add(x);
-        let mut s0 = S::load(p);
-        let mut j = 0;
-        for a in 0..=top {
-            if a > 0 {
-                s0 = S::add(s0, S::add(S::load(p.sub(a)), S::load(p.add(a))));
-            }
-            if j < levels.len() && levels[j] == a {
-                S::store(po.add(j * stride + x), s0);
-                j += 1;
-            }
-        }
-        x += S::LANES;
-    }
-    if x < n {
-        scalar::box_sums(row, c + x, levels, &mut out[x..], stride, n - x);
     }
 }
 

@@ -479,17 +479,6 @@ macro_rules! entry_points {
                 simd::sum_rows::<$ty>(rows, out)
             }
             #[target_feature(enable = $feat)]
-            pub unsafe fn box_sums(
-                row: &[f32],
-                c: usize,
-                levels: &[usize],
-                out: &mut [f32],
-                stride: usize,
-                n: usize,
-            ) {
-                simd::box_sums::<$ty>(row, c, levels, out, stride, n)
-            }
-            #[target_feature(enable = $feat)]
             pub unsafe fn nested_col_sums(
                 rows: &[&[f32]],
                 levels: &[usize],
