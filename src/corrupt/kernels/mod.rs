@@ -451,28 +451,23 @@ pub fn convolve_cols(src: &[f32], dst: &mut [f32], w: usize, h: usize, k: &[f32]
             None => &fill_row[..],
         })
         .collect();
-    if w == 0 {
-        return;
-    }
-    let mut pairs = dst.chunks_exact_mut(2 * w);
+    // A symmetric kernel takes rows two at a time; the bits are those of single rows.
     let mut y = 0;
-    for pair in pairs.by_ref() {
-        let (out0, out1) = pair.split_at_mut(w);
+    while y < h {
         match half {
-            Some(kh) => weighted_rows_sym2(&rows[y..y + k.len() + 1], kh, out0, out1),
-            None => {
-                weighted_rows(&rows[y..y + k.len()], k, out0);
-                weighted_rows(&rows[y + 1..y + 1 + k.len()], k, out1);
+            Some(kh) if y + 1 < h => {
+                let (out0, out1) = dst[y * w..(y + 2) * w].split_at_mut(w);
+                weighted_rows_sym2(&rows[y..y + k.len() + 1], kh, out0, out1);
+                y += 2;
             }
-        }
-        y += 2;
-    }
-    let last = pairs.into_remainder();
-    if !last.is_empty() {
-        let window = &rows[y..y + k.len()];
-        match half {
-            Some(kh) => weighted_rows_sym(window, kh, last),
-            None => weighted_rows(window, k, last),
+            Some(kh) => {
+                weighted_rows_sym(&rows[y..y + k.len()], kh, &mut dst[y * w..(y + 1) * w]);
+                y += 1;
+            }
+            None => {
+                weighted_rows(&rows[y..y + k.len()], k, &mut dst[y * w..(y + 1) * w]);
+                y += 1;
+            }
         }
     }
 }

@@ -300,12 +300,34 @@ pub(super) unsafe fn axpy<S: Simd>(acc: &mut [f32], x: &[f32], a: f32) {
     );
 }
 
-/// Runs a row kernel over `0..n`: `f4(x)` gives the four output vectors from column x
-/// (four independent accumulator chains hide the add latency), `f1(x)` one. The last
-/// block may overlap the one before, which is harmless because every output depends
-/// only on the inputs; a whole overlapping block of four costs about what one lone
-/// vector's latency-bound chain does. Returns where the scalar twin must take over
-/// (`n`, unless `n < LANES`).
+/// Runs a kernel over columns `0..n` in blocks: `f4(x)` handles the four vectors from
+/// column x (four independent chains hide the add latency), `f1(x)` one. The last block
+/// may overlap the one before, which is harmless because every output depends only on
+/// the inputs; a whole overlapping block of four costs about what one lone vector's
+/// latency-bound chain does. Returns where the scalar twin must take over (`n`, unless
+/// `n < LANES`).
+#[inline(always)]
+unsafe fn drive_blocks<S: Simd>(
+    n: usize,
+    mut f4: impl FnMut(usize),
+    mut f1: impl FnMut(usize),
+) -> usize {
+    let mut x = 0;
+    while x < n && n >= 4 * S::LANES {
+        x = x.min(n - 4 * S::LANES);
+        f4(x);
+        x += 4 * S::LANES;
+    }
+    while x < n && n >= S::LANES {
+        x = x.min(n - S::LANES);
+        f1(x);
+        x += S::LANES;
+    }
+    x
+}
+
+/// [`drive_blocks`] for a kernel with one output row: `f4(x)` and `f1(x)` return the
+/// vectors to store at column x.
 #[inline(always)]
 unsafe fn drive_row<S: Simd>(
     n: usize,
@@ -313,22 +335,15 @@ unsafe fn drive_row<S: Simd>(
     f4: impl Fn(usize) -> [S::F; 4],
     f1: impl Fn(usize) -> [S::F; 1],
 ) -> usize {
-    let mut x = 0;
-    while x < n && n >= 4 * S::LANES {
-        // The last block of four may overlap the one before.
-        x = x.min(n - 4 * S::LANES);
-        let v = f4(x);
-        for (j, &vj) in v.iter().enumerate() {
-            S::store(po.add(x + j * S::LANES), vj);
-        }
-        x += 4 * S::LANES;
-    }
-    while x < n && n >= S::LANES {
-        x = x.min(n - S::LANES);
-        S::store(po.add(x), f1(x)[0]);
-        x += S::LANES;
-    }
-    x
+    drive_blocks::<S>(
+        n,
+        |x| {
+            for (j, &vj) in f4(x).iter().enumerate() {
+                S::store(po.add(x + j * S::LANES), vj);
+            }
+        },
+        |x| S::store(po.add(x), f1(x)[0]),
+    )
 }
 
 #[inline(always)]
@@ -452,29 +467,26 @@ pub(super) unsafe fn weighted_rows_sym2<S: Simd>(
     out0: &mut [f32],
     out1: &mut [f32],
 ) {
-    let (n, r) = (out0.len(), kh.len() - 1);
+    let n = out0.len();
     let (p0, p1) = (out0.as_mut_ptr(), out1.as_mut_ptr());
-    let mut x = 0;
-    while x < n && n >= 4 * S::LANES {
-        x = x.min(n - 4 * S::LANES);
-        let (v0, v1) = weighted_rows_sym2_at::<S, 4>(rows, kh, x);
-        for j in 0..4 {
-            S::store(p0.add(x + j * S::LANES), v0[j]);
-            S::store(p1.add(x + j * S::LANES), v1[j]);
-        }
-        x += 4 * S::LANES;
-    }
-    while x < n && n >= S::LANES {
-        x = x.min(n - S::LANES);
-        let (v0, v1) = weighted_rows_sym2_at::<S, 1>(rows, kh, x);
-        S::store(p0.add(x), v0[0]);
-        S::store(p1.add(x), v1[0]);
-        x += S::LANES;
-    }
+    let x = drive_blocks::<S>(
+        n,
+        |x| {
+            let (v0, v1) = weighted_rows_sym2_at::<S, 4>(rows, kh, x);
+            for j in 0..4 {
+                S::store(p0.add(x + j * S::LANES), v0[j]);
+                S::store(p1.add(x + j * S::LANES), v1[j]);
+            }
+        },
+        |x| {
+            let (v0, v1) = weighted_rows_sym2_at::<S, 1>(rows, kh, x);
+            S::store(p0.add(x), v0[0]);
+            S::store(p1.add(x), v1[0]);
+        },
+    );
     if x < n {
         let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
-        scalar::weighted_rows_sym(&tails[..2 * r + 1], kh, &mut out0[x..]);
-        scalar::weighted_rows_sym(&tails[1..], kh, &mut out1[x..]);
+        scalar::weighted_rows_sym2(&tails, kh, &mut out0[x..], &mut out1[x..]);
     }
 }
 
@@ -795,18 +807,11 @@ pub(super) unsafe fn nested_col_sums<S: Simd>(
     n: usize,
 ) {
     let po = out.as_mut_ptr();
-    let mut x = 0;
-    // The last block may overlap the one before: outputs depend only on inputs.
-    while x < n && n >= 4 * S::LANES {
-        x = x.min(n - 4 * S::LANES);
-        nested_col_sums_at::<S, 4>(rows, levels, po, stride, x);
-        x += 4 * S::LANES;
-    }
-    while x < n && n >= S::LANES {
-        x = x.min(n - S::LANES);
-        nested_col_sums_at::<S, 1>(rows, levels, po, stride, x);
-        x += S::LANES;
-    }
+    let x = drive_blocks::<S>(
+        n,
+        |x| nested_col_sums_at::<S, 4>(rows, levels, po, stride, x),
+        |x| nested_col_sums_at::<S, 1>(rows, levels, po, stride, x),
+    );
     if x < n {
         let tails: Vec<&[f32]> = rows.iter().map(|r| &r[x..]).collect();
         scalar::nested_col_sums(&tails, levels, &mut out[x..], stride, n - x);
